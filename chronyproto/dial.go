@@ -1,0 +1,136 @@
+package chronyproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// DefaultPort is chronyd's UDP command port (§1.1).
+const DefaultPort = 323
+
+// DefaultSocketPaths are the Unix sockets the automatic address tries, in
+// order: the path distributions build in, then upstream's default (§1.2).
+var DefaultSocketPaths = []string{"/run/chrony/chronyd.sock", "/var/run/chrony/chronyd.sock"}
+
+// defaultUDPAddrs are tried after the sockets, as chronyc does (§1.2).
+var defaultUDPAddrs = []netip.AddrPort{
+	netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), DefaultPort),
+	netip.AddrPortFrom(netip.IPv6Loopback(), DefaultPort),
+}
+
+// Dial connects to chronyd with a zero Dialer; see Dialer.Dial.
+func Dial(ctx context.Context, address string) (*Client, error) {
+	var d Dialer
+	return d.Dial(ctx, address)
+}
+
+// Dial connects to chronyd at address, one of
+//
+//	unix:///path or /path    the Unix datagram socket (every report)
+//	udp://host:port          UDP (the monitoring reports chronyd opens, §6)
+//	host:port, [v6]:port     UDP
+//	host                     UDP on port 323
+//	""                       automatic, as chronyc: the sockets in
+//	                         DefaultSocketPaths, then UDP 127.0.0.1:323,
+//	                         then [::1]:323
+func (d *Dialer) Dial(ctx context.Context, address string) (*Client, error) {
+	switch {
+	case address == "":
+		return d.dialAuto(ctx)
+	case strings.HasPrefix(address, "unix://"):
+		return d.DialUnix(ctx, strings.TrimPrefix(address, "unix://"))
+	case strings.HasPrefix(address, "/"):
+		return d.DialUnix(ctx, address)
+	}
+	host, port, err := SplitHostPort(strings.TrimPrefix(address, "udp://"))
+	if err != nil {
+		return nil, err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		ips, lerr := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if lerr != nil {
+			return nil, fmt.Errorf("resolving chronyd address %q: %w", host, lerr)
+		}
+		ip = ips[0]
+	}
+	return d.DialUDP(ctx, netip.AddrPortFrom(ip.Unmap(), port))
+}
+
+// SplitHostPort splits a UDP address of chronyd into host and port, the
+// port defaulting to 323. It accepts host, host:port, a bare IPv6 address,
+// [v6] and [v6]:port.
+func SplitHostPort(address string) (host string, port uint16, err error) {
+	if address == "" {
+		return "", 0, errors.New("empty chronyd address")
+	}
+	if strings.Contains(address, "/") {
+		return "", 0, fmt.Errorf("invalid chronyd address %q: use unix:///path for a socket or host[:port] for UDP", address)
+	}
+	if ip, perr := netip.ParseAddr(strings.Trim(address, "[]")); perr == nil && strings.Count(address, ":") >= 2 && !strings.Contains(address, "]:") {
+		return ip.String(), DefaultPort, nil
+	}
+	h, p, serr := net.SplitHostPort(address)
+	if serr != nil {
+		// No port given.
+		return address, DefaultPort, nil
+	}
+	n, perr := strconv.ParseUint(p, 10, 16)
+	if perr != nil || n == 0 {
+		return "", 0, fmt.Errorf("invalid port %q in chronyd address %q: want 1-65535", p, address)
+	}
+	if h == "" {
+		return "", 0, fmt.Errorf("invalid chronyd address %q: no host", address)
+	}
+	return h, uint16(n), nil
+}
+
+// dialAuto tries the default addresses in chronyc's order. A socket that
+// exists but refuses us (permission) makes it go on to UDP, as chronyc
+// does; if nothing answers, the most actionable error is returned.
+func (d *Dialer) dialAuto(ctx context.Context) (*Client, error) {
+	var errs []error
+	for _, path := range DefaultSocketPaths {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		c, err := d.DialUnix(ctx, path)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	for _, ap := range defaultUDPAddrs {
+		c, err := d.DialUDP(ctx, ap)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// UDP has no connection: only an answer proves chronyd is there.
+		if _, err := c.NSources(ctx); err != nil && !errors.As(err, new(*StatusError)) {
+			c.Close()
+			errs = append(errs, err)
+			if errors.Is(err, ErrTimeout) {
+				break
+			}
+			continue
+		}
+		return c, nil
+	}
+	for _, err := range errs {
+		if errors.Is(err, ErrPermission) {
+			return nil, err
+		}
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("%w: no chronyd socket at %s", ErrNotRunning, strings.Join(DefaultSocketPaths, " or "))
+	}
+	return nil, fmt.Errorf("no chronyd found at the default addresses (%s, 127.0.0.1:323, [::1]:323): %w",
+		strings.Join(DefaultSocketPaths, ", "), errors.Join(errs...))
+}

@@ -1,0 +1,57 @@
+package chronyproto
+
+// Report names one of chronyd's monitoring reports, as chronyc's commands
+// name them.
+type Report uint8
+
+// The reports a Snapshot can hold.
+const (
+	ReportTracking Report = iota
+	ReportSources
+	ReportSourceStats
+	ReportSelectData
+	ReportNTPData
+	ReportAuthData
+	ReportSourceName
+	ReportRTC
+	ReportActivity
+	ReportSmoothing
+	ReportServerStats
+	numReports
+)
+
+var reportNames = [numReports]string{
+	ReportTracking:    "tracking",
+	ReportSources:     "sources",
+	ReportSourceStats: "sourcestats",
+	ReportSelectData:  "selectdata",
+	ReportNTPData:     "ntpdata",
+	ReportAuthData:    "authdata",
+	ReportSourceName:  "sourcename",
+	ReportRTC:         "rtcdata",
+	ReportActivity:    "activity",
+	ReportSmoothing:   "smoothing",
+	ReportServerStats: "serverstats",
+}
+
+// String returns chronyc's command for the report.
+func (r Report) String() string {
+	if r < numReports {
+		return reportNames[r]
+	}
+	return "unknown report"
+}
+
+// AllReports returns every report, in the order of the constants.
+func AllReports() []Report {
+	rs := make([]Report, numReports)
+	for i := range rs {
+		rs[i] = Report(i)
+	}
+	return rs
+}
+
+// UDPReports are the reports chronyd answers over UDP by default (§6): the
+// rest need the Unix socket unless chronyd 4.7+ opens them with
+// opencommands.
+var UDPReports = []Report{ReportTracking, ReportSources, ReportSourceStats, ReportSourceName, ReportRTC, ReportActivity, ReportSmoothing}

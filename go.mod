@@ -1,0 +1,3 @@
+module github.com/second-hand/chrony_exporter
+
+go 1.26
