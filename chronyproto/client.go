@@ -7,19 +7,22 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // Defaults of a Dialer.
 const (
-	// DefaultUnixWindow keeps the replies waiting in our socket below the
-	// kernel's default net.unix.max_dgram_qlen of 10: past it chronyd's
-	// non-blocking send fails and the reply is lost.
+	// DefaultUnixWindow fills chronyd's socket queue, which holds
+	// net.unix.max_dgram_qlen (10 by default) datagrams: past it our writes
+	// only wait. Measured on a 66-source snapshot, 8 was fastest.
 	DefaultUnixWindow = 8
-	// DefaultUDPWindow fills a 2 ms round trip with a 64-source snapshot in
-	// a few round trips while staying far below the socket buffers.
-	DefaultUDPWindow = 128
+	// DefaultUDPWindow lets a 66-source snapshot cross a 2 ms round trip in
+	// about two windows, while 256 small requests stay well inside the
+	// default UDP receive buffer of chronyd (212 kB); measured on loopback,
+	// even 512 lost none.
+	DefaultUDPWindow = 256
 	// DefaultRetryInterval is how long the first transmission of a request
 	// waits for its reply before it is sent again. chronyc starts at 1 s
 	// (§9.1); a scrape has a deadline of a few seconds, so we start lower
@@ -54,6 +57,9 @@ type Client struct {
 
 	mu  sync.Mutex
 	buf []byte
+
+	sent  atomic.Uint64
+	hints hintStore
 }
 
 func (d *Dialer) newClient(conn net.Conn, network, address string, cleanup func() error) *Client {
@@ -84,6 +90,10 @@ func (c *Client) Network() string { return c.network }
 // Address returns the address of chronyd in the form Dial accepts:
 // unix:///path or udp://host:port.
 func (c *Client) Address() string { return c.network + "://" + c.address }
+
+// Sent returns how many request datagrams the client has sent,
+// retransmissions included.
+func (c *Client) Sent() uint64 { return c.sent.Load() }
 
 // Close closes the connection and removes the client's socket file and
 // directories.
@@ -344,6 +354,7 @@ func (c *Client) send(ctx context.Context, x *exchange, inflight map[uint32]*exc
 	}
 	x.deadline = now.Add(wait)
 	inflight[seq] = x
+	c.sent.Add(1)
 	if _, err := c.conn.Write(x.packet); err != nil {
 		if isTimeout(err) {
 			// Only the context sets a write deadline.

@@ -276,3 +276,47 @@ func TestSnapshotTooManySources(t *testing.T) {
 		t.Errorf("sources err %v, %d sources, tracking %v", s.Err(ReportSources), len(s.Sources), s.Tracking)
 	}
 }
+
+// A client reuses what its last snapshot learnt to ask for everything at
+// once. When the source list has changed since, the result must still be
+// exactly what a fresh client sees.
+func TestSnapshotHintStale(t *testing.T) {
+	five := loadCaptures(t, "chrony-4.8")
+	seven, err := five.WithSources(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := five.WithSources(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := chronytest.NewFake(t, "unixgram", five)
+	reused := dialFake(t, f, Dialer{})
+	for _, replies := range []*chronytest.Replies{five, seven, two, five, five} {
+		f.SetReplies(replies)
+		got, err := reused.Snapshot(ctxTimeout(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := dialFake(t, f, Dialer{})
+		want, err := fresh.Snapshot(ctxTimeout(t, 5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Sources) != len(want.Sources) {
+			t.Fatalf("reused client: %d sources, fresh: %d", len(got.Sources), len(want.Sources))
+		}
+		for i := range want.Sources {
+			g, w := got.Sources[i], want.Sources[i]
+			if g.SourceData != w.SourceData || *g.Stats != *w.Stats || *g.Select != *w.Select ||
+				*g.NTP != *w.NTP || *g.Auth != *w.Auth || g.ConfiguredName != w.ConfiguredName || g.errs != w.errs {
+				t.Errorf("source %d: reused client %+v\nfresh client %+v", i, g, w)
+			}
+		}
+		for _, r := range AllReports() {
+			if (got.Err(r) == nil) != (want.Err(r) == nil) {
+				t.Errorf("%s: reused client err %v, fresh %v", r, got.Err(r), want.Err(r))
+			}
+		}
+	}
+}

@@ -120,8 +120,8 @@ func TestRequestPadding(t *testing.T) {
 	}
 	for cmd, n := range want {
 		p := newRequest(cmd)
-		if len(p) != n {
-			t.Errorf("command %d: request is %d bytes, want %d", cmd, len(p), n)
+		if len(p) != n || len(p) > maxRequestLen {
+			t.Errorf("command %d: request is %d bytes, want %d (at most %d)", cmd, len(p), n, maxRequestLen)
 		}
 		if p[0] != 6 || p[1] != 1 || p[2] != 0 || p[3] != 0 || command(u16(p, 4)) != cmd {
 			t.Errorf("command %d: bad header % x", cmd, p[:20])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Snapshot is one pass over chronyd's reports: everything the exporter's
@@ -54,8 +55,7 @@ type Source struct {
 	// "" unless asked for and answered.
 	ConfiguredName string
 
-	valid bool // SOURCE_DATA answered
-	errs  [numReports]error
+	errs [numReports]error
 }
 
 // Err returns why report r failed for this source, or nil.
@@ -78,13 +78,29 @@ var perSourceReports = []Report{ReportSources, ReportSourceStats, ReportSelectDa
 // without asking for real data.
 const probeIndex = 0x7FFFFFFF
 
+// snapshotHint is what the previous snapshot of this client learnt: how
+// many sources there were, their addresses, and which per-source reports
+// chronyd answered. The next snapshot asks for all of that at once instead
+// of waiting for N_SOURCES and then for each SOURCE_DATA; whatever turns
+// out stale is dropped.
+type snapshotHint struct {
+	sources []SourceData
+	allowed [numReports]bool
+}
+
 // Snapshot fetches the given reports (all of them when none is given) in
-// one pipelined pass: the reports that need nothing first, with
-// N_SOURCES and a probe of each socket-only per-source report; then each
-// source's SOURCE_DATA, SOURCESTATS and SELECT_DATA; and, as each
-// SOURCE_DATA reply names its source, its NTP_DATA, AUTH_DATA and
-// NTP_SOURCE_NAME. A snapshot of N sources thus costs a few round trips,
-// not one per request.
+// one pipelined pass:
+//
+//   - the single reports, N_SOURCES, and a probe of each per-source report
+//     chronyd may refuse (§6);
+//   - each source's SOURCE_DATA, SOURCESTATS and SELECT_DATA by index, and,
+//     as each SOURCE_DATA names its source, its NTP_DATA, AUTH_DATA and
+//     NTP_SOURCE_NAME by address.
+//
+// After a first snapshot the client knows the source list, so the next one
+// sends the second step together with the first and checks the answers
+// against the new list: a snapshot of N sources then costs about one round
+// trip plus the time chronyd needs for its 3N to 6N requests.
 //
 // The snapshot is never nil. The error is the transport's (ErrTimeout,
 // ErrNotRunning…), which every report that did not finish also carries.
@@ -92,92 +108,136 @@ func (c *Client) Snapshot(ctx context.Context, reports ...Report) (*Snapshot, er
 	if len(reports) == 0 {
 		reports = AllReports()
 	}
-	s := &Snapshot{}
+	b := &snapshotBuilder{
+		s:     &Snapshot{},
+		sd:    map[int]*Call[SourceData]{},
+		stats: map[int]*Call[SourceStats]{},
+		sel:   map[int]*Call[SelectData]{},
+		ntp:   map[Address]*Call[NTPData]{},
+		auth:  map[Address]*Call[AuthData]{},
+		name:  map[Address]*Call[string]{},
+	}
 	for _, r := range reports {
 		if r < numReports {
-			s.asked[r] = true
+			b.s.asked[r] = true
 		}
 	}
-
-	var (
-		q       queue
-		pending int // first-round exchanges not finished yet
-		next    func(q *queue)
-	)
-	first := func(x *exchange, done func()) {
-		pending++
-		x.then = func(q *queue) {
-			done()
-			if pending--; pending == 0 && next != nil {
-				next(q)
-			}
-		}
-		q.add(x)
+	var q queue
+	b.queueFirst(&q)
+	if b.wantSources {
+		b.queueFromHint(&q, c.loadHint())
 	}
-	addSingle(s, first, ReportTracking, TrackingCall(), &s.Tracking)
-	addSingle(s, first, ReportRTC, RTCCall(), &s.RTC)
-	addSingle(s, first, ReportActivity, ActivityCall(), &s.Activity)
-	addSingle(s, first, ReportSmoothing, SmoothingCall(), &s.Smoothing)
-	addSingle(s, first, ReportServerStats, ServerStatsCall(), &s.ServerStats)
-
-	wanted := false
-	for _, r := range perSourceReports {
-		wanted = wanted || s.asked[r]
-	}
-	if wanted {
-		n := NSourcesCall()
-		first(n.exchange(), func() {})
-		probes := map[Report]Request{
-			ReportSelectData: SelectDataCall(probeIndex),
-			ReportNTPData:    NTPDataCall(Address{}),
-			ReportAuthData:   AuthDataCall(Address{}),
-			ReportSourceName: SourceNameCall(Address{}),
-		}
-		for r, p := range probes {
-			if !s.asked[r] {
-				continue
-			}
-			r, x := r, p.exchange()
-			first(x, func() {
-				if err := *x.err; err != nil && !errors.Is(err, ErrNoSuchSource) {
-					s.setErr(r, err)
-				}
-			})
-		}
-		next = func(q *queue) { s.querySources(q, n) }
-	}
-
 	err := c.run(ctx, &q)
-	s.finishSources()
-	return s, err
+	b.assemble(err)
+	if b.wantSources && b.gateOpen {
+		c.storeHint(b.hint())
+	}
+	return b.s, err
 }
 
-// addSingle queues a report that is one request.
-func addSingle[T any](s *Snapshot, first func(*exchange, func()), r Report, call *Call[T], dst **T) {
+// snapshotBuilder holds the calls of one snapshot until they are put
+// together: per-source replies may arrive before the list they belong to.
+type snapshotBuilder struct {
+	s           *Snapshot
+	wantSources bool
+
+	n       *Call[int]
+	probes  map[Report]*exchange
+	pending int // N_SOURCES and probes still unanswered
+	// gateOpen is set once N_SOURCES and the probes have answered; from
+	// then on n and allowed hold.
+	gateOpen bool
+	nSources int
+	allowed  [numReports]bool
+	waiting  []int // sources whose SOURCE_DATA came before the gate opened
+
+	sd    map[int]*Call[SourceData]
+	stats map[int]*Call[SourceStats]
+	sel   map[int]*Call[SelectData]
+	ntp   map[Address]*Call[NTPData]
+	auth  map[Address]*Call[AuthData]
+	name  map[Address]*Call[string]
+}
+
+func (b *snapshotBuilder) queueFirst(q *queue) {
+	s := b.s
+	queueSingle(s, q, ReportTracking, TrackingCall(), &s.Tracking)
+	queueSingle(s, q, ReportRTC, RTCCall(), &s.RTC)
+	queueSingle(s, q, ReportActivity, ActivityCall(), &s.Activity)
+	queueSingle(s, q, ReportSmoothing, SmoothingCall(), &s.Smoothing)
+	queueSingle(s, q, ReportServerStats, ServerStatsCall(), &s.ServerStats)
+
+	for _, r := range perSourceReports {
+		b.wantSources = b.wantSources || s.asked[r]
+	}
+	if !b.wantSources {
+		return
+	}
+	b.n = NSourcesCall()
+	gate := func(q *queue) {
+		if b.pending--; b.pending == 0 {
+			b.openGate(q)
+		}
+	}
+	b.n.x.then = gate
+	b.pending++
+	q.add(&b.n.x)
+	b.probes = map[Report]*exchange{}
+	for r, p := range map[Report]Request{
+		ReportSelectData: SelectDataCall(probeIndex),
+		ReportNTPData:    NTPDataCall(Address{}),
+		ReportAuthData:   AuthDataCall(Address{}),
+		ReportSourceName: SourceNameCall(Address{}),
+	} {
+		if s.asked[r] {
+			x := p.exchange()
+			x.then = gate
+			b.probes[r] = x
+			b.pending++
+			q.add(x)
+		}
+	}
+}
+
+// queueSingle queues a report that is one request.
+func queueSingle[T any](s *Snapshot, q *queue, r Report, call *Call[T], dst **T) {
 	if !s.asked[r] {
 		return
 	}
-	first(call.exchange(), func() {
+	call.x.then = func(*queue) {
 		if call.Err != nil {
 			s.setErr(r, call.Err)
 			return
 		}
 		*dst = &call.Value
-	})
+	}
+	q.add(&call.x)
 }
 
-// querySources queues the per-source requests once N_SOURCES and the probes
-// have answered.
-func (s *Snapshot) querySources(q *queue, n *Call[int]) {
-	// A probe that failed already says why its whole report is missing.
-	var ok [numReports]bool
-	for r := range ok {
-		ok[r] = s.asked[r] && s.errs[r] == nil
+// queueFromHint asks at once for what the previous snapshot found.
+func (b *snapshotBuilder) queueFromHint(q *queue, h snapshotHint) {
+	for i, sd := range h.sources {
+		b.querySourceData(q, i)
+		b.queryIndexed(q, i, h.allowed)
+		b.queryByAddress(q, sd, h.allowed)
 	}
-	allowed := func(r Report) bool { return ok[r] }
-	err := n.Err
-	if err == nil && n.Value > MaxSources {
-		err = fmt.Errorf("%w: chronyd reports %d sources, more than the %d this client reads", ErrBadReply, n.Value, MaxSources)
+}
+
+// openGate runs when N_SOURCES and the probes have answered: it settles
+// which per-source reports chronyd allows and asks for whatever the hint
+// did not cover.
+func (b *snapshotBuilder) openGate(q *queue) {
+	s := b.s
+	b.gateOpen = true
+	for r, x := range b.probes {
+		// NOSUCHSOURCE is the answer of a chronyd that allows the report.
+		if err := *x.err; err != nil && !errors.Is(err, ErrNoSuchSource) {
+			s.setErr(r, err)
+		}
+	}
+	err := b.n.Err
+	if err == nil && b.n.Value > MaxSources {
+		err = fmt.Errorf("%w: chronyd reports %d sources, more than the %d this client reads", ErrBadReply, b.n.Value, MaxSources)
 	}
 	if err != nil {
 		for _, r := range perSourceReports {
@@ -187,79 +247,150 @@ func (s *Snapshot) querySources(q *queue, n *Call[int]) {
 		}
 		return
 	}
-	s.Sources = make([]Source, n.Value)
-	for i := range s.Sources {
-		src := &s.Sources[i]
-		sd := SourceDataCall(i)
-		sd.x.then = func(q *queue) {
-			if sd.Err != nil {
-				if !errors.Is(sd.Err, ErrNoSuchSource) {
-					s.setErr(ReportSources, sd.Err)
-				}
-				return
-			}
-			src.SourceData = sd.Value
-			src.valid = true
-			if src.isNTP() {
-				if allowed(ReportNTPData) {
-					q.add(perSourceExchange(s, src, ReportNTPData, NTPDataCall(src.Address), func(v NTPData) { src.NTP = &v }))
-				}
-				if allowed(ReportAuthData) {
-					q.add(perSourceExchange(s, src, ReportAuthData, AuthDataCall(src.Address), func(v AuthData) { src.Auth = &v }))
-				}
-			}
-			if allowed(ReportSourceName) && src.Mode != ModeRefclock && (src.Address.IsIP() || src.Address.Family == FamilyID) {
-				q.add(perSourceExchange(s, src, ReportSourceName, SourceNameCall(src.Address), func(v string) { src.ConfiguredName = v }))
-			}
-		}
-		q.add(&sd.x)
-		if allowed(ReportSourceStats) {
-			q.add(perSourceExchange(s, src, ReportSourceStats, SourceStatsCall(i), func(v SourceStats) { src.Stats = &v }))
-		}
-		if allowed(ReportSelectData) {
-			q.add(perSourceExchange(s, src, ReportSelectData, SelectDataCall(i), func(v SelectData) { src.Select = &v }))
-		}
+	b.nSources = b.n.Value
+	for _, r := range perSourceReports {
+		b.allowed[r] = s.asked[r] && s.errs[r] == nil
 	}
+	for i := 0; i < b.nSources; i++ {
+		b.querySourceData(q, i)
+		b.queryIndexed(q, i, b.allowed)
+	}
+	for _, i := range b.waiting {
+		b.querySourceDetails(q, i)
+	}
+	b.waiting = nil
 }
 
-// perSourceExchange returns the exchange of call, which hands its value to
-// store or keeps its error in the source. A source that vanished in the
-// meantime (NOSUCHSOURCE) is no failure of the report.
-func perSourceExchange[T any](s *Snapshot, src *Source, r Report, call *Call[T], store func(T)) *exchange {
-	call.x.then = func(*queue) {
-		if call.Err != nil {
-			src.errs[r] = call.Err
-			if !errors.Is(call.Err, ErrNoSuchSource) {
-				s.setErr(r, call.Err)
-			}
+func (b *snapshotBuilder) querySourceData(q *queue, i int) {
+	if b.sd[i] != nil {
+		return
+	}
+	call := SourceDataCall(i)
+	call.x.then = func(q *queue) {
+		if !b.gateOpen {
+			b.waiting = append(b.waiting, i)
 			return
 		}
-		store(call.Value)
+		b.querySourceDetails(q, i)
 	}
-	return &call.x
+	b.sd[i] = call
+	q.add(&call.x)
 }
 
-// finishSources drops the sources chronyd could not describe and the
-// per-source replies that belong to another source because the list
-// changed between requests: SOURCESTATS and SELECT_DATA are asked by index
-// and carry the source's address, or its reference ID for a refclock.
-func (s *Snapshot) finishSources() {
-	kept := s.Sources[:0]
-	for _, src := range s.Sources {
-		if !src.valid {
+func (b *snapshotBuilder) querySourceDetails(q *queue, i int) {
+	if call := b.sd[i]; call.Err == nil && i < b.nSources {
+		b.queryByAddress(q, call.Value, b.allowed)
+	}
+}
+
+// queryIndexed asks for the reports chronyd keeps by source index.
+func (b *snapshotBuilder) queryIndexed(q *queue, i int, allowed [numReports]bool) {
+	if allowed[ReportSourceStats] && b.s.asked[ReportSourceStats] && b.stats[i] == nil {
+		b.stats[i] = SourceStatsCall(i)
+		q.add(&b.stats[i].x)
+	}
+	if allowed[ReportSelectData] && b.s.asked[ReportSelectData] && b.sel[i] == nil {
+		b.sel[i] = SelectDataCall(i)
+		q.add(&b.sel[i].x)
+	}
+}
+
+// queryByAddress asks for the reports chronyd keeps by source address:
+// NTP data and authentication for NTP servers and peers with an IP, the
+// configured name for every source but a refclock (§8.6, §8.10, §8.13).
+func (b *snapshotBuilder) queryByAddress(q *queue, sd SourceData, allowed [numReports]bool) {
+	a := sd.Address
+	if sd.isNTP() {
+		if allowed[ReportNTPData] && b.s.asked[ReportNTPData] && b.ntp[a] == nil {
+			b.ntp[a] = NTPDataCall(a)
+			q.add(&b.ntp[a].x)
+		}
+		if allowed[ReportAuthData] && b.s.asked[ReportAuthData] && b.auth[a] == nil {
+			b.auth[a] = AuthDataCall(a)
+			q.add(&b.auth[a].x)
+		}
+	}
+	if sd.hasName() && allowed[ReportSourceName] && b.s.asked[ReportSourceName] && b.name[a] == nil {
+		b.name[a] = SourceNameCall(a)
+		q.add(&b.name[a].x)
+	}
+}
+
+// assemble builds the source list from the replies, once they are all in.
+// runErr is the transport's error, if the exchange ended early.
+func (b *snapshotBuilder) assemble(runErr error) {
+	s := b.s
+	if !b.gateOpen {
+		return
+	}
+	for i := 0; i < b.nSources; i++ {
+		call := b.sd[i]
+		if call.Err != nil {
+			// A source removed since N_SOURCES is no failure.
+			if !errors.Is(call.Err, ErrNoSuchSource) {
+				s.setErr(ReportSources, call.Err)
+			}
 			continue
 		}
-		if src.Stats != nil && !src.sameSource(src.Stats.Address, src.Stats.RefID) {
-			src.Stats = nil
-			src.errs[ReportSourceStats] = ErrSourceChanged
+		src := Source{SourceData: call.Value}
+		a := src.Address
+		if b.allowed[ReportSourceStats] {
+			attach(b, &src, ReportSourceStats, b.stats[i], runErr, func(v SourceStats) bool {
+				return src.sameSource(v.Address, v.RefID)
+			}, func(v *SourceStats) { src.Stats = v })
 		}
-		if src.Select != nil && !src.sameSource(src.Select.Address, src.Select.RefID) {
-			src.Select = nil
-			src.errs[ReportSelectData] = ErrSourceChanged
+		if b.allowed[ReportSelectData] {
+			attach(b, &src, ReportSelectData, b.sel[i], runErr, func(v SelectData) bool {
+				return src.sameSource(v.Address, v.RefID)
+			}, func(v *SelectData) { src.Select = v })
 		}
-		kept = append(kept, src)
+		if src.isNTP() && b.allowed[ReportNTPData] {
+			attach(b, &src, ReportNTPData, b.ntp[a], runErr, nil, func(v *NTPData) { src.NTP = v })
+		}
+		if src.isNTP() && b.allowed[ReportAuthData] {
+			attach(b, &src, ReportAuthData, b.auth[a], runErr, nil, func(v *AuthData) { src.Auth = v })
+		}
+		if src.hasName() && b.allowed[ReportSourceName] {
+			attach(b, &src, ReportSourceName, b.name[a], runErr, nil, func(v *string) { src.ConfiguredName = *v })
+		}
+		s.Sources = append(s.Sources, src)
 	}
-	s.Sources = kept
+}
+
+// attach gives src the reply of a per-source call, or its error. A reply
+// asked by index that names another source (the list changed between
+// requests) is dropped with ErrSourceChanged; NOSUCHSOURCE means the source
+// went away and fails the source, not the report.
+func attach[T any](b *snapshotBuilder, src *Source, r Report, call *Call[T], runErr error, same func(T) bool, store func(*T)) {
+	var err error
+	switch {
+	case call == nil:
+		// Never asked: the exchange ended before it could be.
+		err = runErr
+	case call.Err != nil:
+		err = call.Err
+	case same != nil && !same(call.Value):
+		src.errs[r] = ErrSourceChanged
+		return
+	default:
+		store(&call.Value)
+		return
+	}
+	if err == nil {
+		return
+	}
+	src.errs[r] = err
+	if !errors.Is(err, ErrNoSuchSource) {
+		b.s.setErr(r, err)
+	}
+}
+
+func (b *snapshotBuilder) hint() snapshotHint {
+	h := snapshotHint{allowed: b.allowed}
+	for _, src := range b.s.Sources {
+		h.sources = append(h.sources, src.SourceData)
+	}
+	return h
 }
 
 // sameSource reports whether an index-based reply's address (or, for a
@@ -269,4 +400,23 @@ func (src *Source) sameSource(addr Address, refID uint32) bool {
 		return addr.Family == FamilyUnspec && refID == src.RefID()
 	}
 	return addr == src.Address
+}
+
+// hintStore keeps a client's snapshot hint; snapshots of several
+// goroutines may read and write it.
+type hintStore struct {
+	mu   sync.Mutex
+	hint snapshotHint
+}
+
+func (c *Client) loadHint() snapshotHint {
+	c.hints.mu.Lock()
+	defer c.hints.mu.Unlock()
+	return c.hints.hint
+}
+
+func (c *Client) storeHint(h snapshotHint) {
+	c.hints.mu.Lock()
+	defer c.hints.mu.Unlock()
+	c.hints.hint = h
 }

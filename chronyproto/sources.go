@@ -154,6 +154,12 @@ func (s *SourceData) isNTP() bool {
 	return (s.Mode == ModeClient || s.Mode == ModePeer) && s.Address.IsIP()
 }
 
+// hasName reports whether chronyd keeps a configured name for the source:
+// every NTP source, resolved or not, but no refclock (§8.13).
+func (s *SourceData) hasName() bool {
+	return s.Mode != ModeRefclock && (s.Address.IsIP() || s.Address.Family == FamilyID)
+}
+
 // NSourcesCall prepares an N_SOURCES request (req 14 → RPY 2).
 func NSourcesCall() *Call[int] {
 	return newCall(ReportSources, cmdNSources, []uint16{rpyNSources}, func(_ uint16, p []byte) (int, error) {

@@ -498,10 +498,10 @@ func TestFakeFaults(t *testing.T) {
 	t.Run("noreply", func(t *testing.T) {
 		f.ResetCounters()
 		f.SetFault(33, FaultSpec{Fault: FaultNoReply, Count: 1})
-		req, want := newReq()
+		req, _ := newReq()
 		c.send(req)
 		quiet("first request")
-		req, want = newReq()
+		req, want := newReq()
 		c.send(req) // the retransmission is answered
 		expect("second request", want)
 		if f.RequestsFor(33) != 2 {
