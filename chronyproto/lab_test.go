@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -416,5 +419,48 @@ func TestLabPermissionDenied(t *testing.T) {
 	got := strings.TrimSpace(string(out))
 	if !strings.HasPrefix(got, "permission=true ") || !strings.Contains(got, `"_chrony"`) {
 		t.Errorf("as nobody: %s\nwant a permission error naming group _chrony", got)
+	}
+}
+
+// TestLabDialForms: every address form reaches the lab, and the automatic
+// default tries the sockets, then UDP, as chronyc does.
+func TestLabDialForms(t *testing.T) {
+	l := labs.get(t, 3)
+	port := strconv.Itoa(int(l.UDPAddr.Port()))
+	for _, addr := range []string{
+		l.SocketPath, "unix://" + l.SocketPath,
+		"udp://127.0.0.1:" + port, "127.0.0.1:" + port, "localhost:" + port,
+	} {
+		c := dialLab(t, addr)
+		if _, err := c.Tracking(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+
+	savedPaths, savedUDP := DefaultSocketPaths, defaultUDPAddrs
+	t.Cleanup(func() { DefaultSocketPaths, defaultUDPAddrs = savedPaths, savedUDP })
+	missing := filepath.Join(t.TempDir(), "chronyd.sock")
+
+	DefaultSocketPaths = []string{missing, l.SocketPath}
+	c := dialLab(t, "")
+	if c.Address() != "unix://"+l.SocketPath {
+		t.Errorf("automatic address chose %s, want the second socket", c.Address())
+	}
+
+	DefaultSocketPaths = []string{missing}
+	defaultUDPAddrs = []netip.AddrPort{l.UDPAddr}
+	c = dialLab(t, "")
+	if c.Address() != "udp://"+l.UDPAddr.String() {
+		t.Errorf("automatic address chose %s, want UDP", c.Address())
+	}
+
+	closed, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaultUDPAddrs = []netip.AddrPort{closed.LocalAddr().(*net.UDPAddr).AddrPort()}
+	closed.Close()
+	if _, err := Dial(ctxTimeout(t, 5*time.Second), ""); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("automatic address with nothing running: %v, want ErrNotRunning", err)
 	}
 }
