@@ -85,10 +85,10 @@ func TestSnapshotFake(t *testing.T) {
 				if got := s.Sources[4].Select.ConfOptions; got != OptionNoSelect {
 					t.Errorf("127.0.2.2 options %v, want noselect", got)
 				}
-				// 10 first-round requests (5 reports, N_SOURCES, 4 probes)
+				// 11 first-round requests (6 reports, N_SOURCES, 4 probes)
 				// and 6 per source: nothing asked twice.
-				if got := f.Requests(); got != 10+6*5 {
-					t.Errorf("snapshot cost %d requests, want %d", got, 10+6*5)
+				if got := f.Requests(); got != 11+6*5 {
+					t.Errorf("snapshot cost %d requests, want %d", got, 11+6*5)
 				}
 			})
 		}
@@ -319,5 +319,36 @@ func TestSnapshotHintStale(t *testing.T) {
 				t.Errorf("%s: reused client err %v, fresh %v", r, got.Err(r), want.Err(r))
 			}
 		}
+	}
+}
+
+// The client log comes in pages of 8, each naming where the next starts.
+func TestSnapshotClientPages(t *testing.T) {
+	last, err := chronytest.ReadHex(filepath.Join("testdata", "handmade", "client_accesses-21.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := append([]byte(nil), last...)
+	putU32(first, 28, 16) // n_indices
+	putU32(first, 32, 8)  // next_index
+	putU32(first, 36, 8)  // n_clients: 2 records, 6 empty slots
+	r := loadCaptures(t, "chrony-4.8")
+	r.Set(uint16(cmdClientAccesses), chronytest.IndexKey(0), first)
+	r.Set(uint16(cmdClientAccesses), chronytest.IndexKey(8), last)
+	f := chronytest.NewFake(t, "unixgram", r)
+	c := dialFake(t, f, Dialer{})
+	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second), ReportClients)
+	if err != nil || s.Err(ReportClients) != nil {
+		t.Fatal(err, s.Err(ReportClients))
+	}
+	if len(s.Clients) != 4 || s.Clients[0].Address.String() != "192.0.2.50" || s.Clients[3].NTPHits != 200 {
+		t.Errorf("clients %+v", s.Clients)
+	}
+	if n := f.RequestsFor(uint16(cmdClientAccesses)); n != 2 {
+		t.Errorf("%d pages asked, want 2", n)
+	}
+	all, err := c.ClientAccesses(ctxTimeout(t, 5*time.Second))
+	if err != nil || len(all) != 4 {
+		t.Errorf("ClientAccesses: %d, %v", len(all), err)
 	}
 }

@@ -37,66 +37,71 @@ const (
 	cmdNTPSourceName command = 65
 	cmdAuthData      command = 67
 	cmdSelectData    command = 69
+	// cmdClientAccesses is CLIENT_ACCESSES_BY_INDEX3 (4.0+).
+	cmdClientAccesses command = 68
 )
 
 // safeRequestLen is the "Safe length" of §7.1: the longest request any
 // chronyd from 3.0 to 4.8 requires for the command, so one request works on
 // every version (a shorter one gets BADPKTLENGTH on newer daemons).
 var safeRequestLen = map[command]int{
-	cmdNSources:      32,
-	cmdSourceData:    76,
-	cmdTracking:      104,
-	cmdSourceStats:   84,
-	cmdRTCReport:     56,
-	cmdActivity:      48,
-	cmdSmoothing:     52,
-	cmdServerStats:   196,
-	cmdNTPData:       172,
-	cmdNTPSourceName: 284,
-	cmdAuthData:      52,
-	cmdSelectData:    76,
+	cmdNSources:       32,
+	cmdSourceData:     76,
+	cmdTracking:       104,
+	cmdSourceStats:    84,
+	cmdRTCReport:      56,
+	cmdActivity:       48,
+	cmdSmoothing:      52,
+	cmdServerStats:    196,
+	cmdNTPData:        172,
+	cmdNTPSourceName:  284,
+	cmdAuthData:       52,
+	cmdSelectData:     76,
+	cmdClientAccesses: 520,
 }
 
 // The reply codes this package decodes (§7.2).
 const (
-	rpyNull          = 1
-	rpyNSources      = 2
-	rpySourceData    = 3
-	rpyTracking      = 5
-	rpySourceStats   = 6
-	rpyRTC           = 7
-	rpyActivity      = 12
-	rpySmoothing     = 13
-	rpyServerStats   = 14
-	rpyNTPData       = 16
-	rpyNTPSourceName = 19
-	rpyAuthData      = 20
-	rpyServerStats2  = 22
-	rpySelectData    = 23
-	rpyServerStats3  = 24
-	rpyServerStats4  = 25
-	rpyNTPData2      = 26
+	rpyNull           = 1
+	rpyNSources       = 2
+	rpySourceData     = 3
+	rpyTracking       = 5
+	rpySourceStats    = 6
+	rpyRTC            = 7
+	rpyActivity       = 12
+	rpySmoothing      = 13
+	rpyServerStats    = 14
+	rpyNTPData        = 16
+	rpyNTPSourceName  = 19
+	rpyAuthData       = 20
+	rpyServerStats2   = 22
+	rpySelectData     = 23
+	rpyServerStats3   = 24
+	rpyServerStats4   = 25
+	rpyNTPData2       = 26
+	rpyClientAccesses = 21
 )
 
 // replyLen is the total length chronyd sends for each reply code (§7.2).
 var replyLen = map[uint16]int{
-	rpyNull:          28,
-	rpyNSources:      32,
-	rpySourceData:    76,
-	rpyTracking:      104,
-	rpySourceStats:   84,
-	rpyRTC:           56,
-	rpyActivity:      48,
-	rpySmoothing:     52,
-	rpyServerStats:   48,
-	rpyNTPData:       152,
-	rpyNTPSourceName: 284,
-	rpyAuthData:      52,
-	rpyServerStats2:  60,
-	rpySelectData:    76,
-	rpyServerStats3:  72,
-	rpyServerStats4:  196,
-	rpyNTPData2:      172,
+	rpyNull:           28,
+	rpyNSources:       32,
+	rpySourceData:     76,
+	rpyTracking:       104,
+	rpySourceStats:    84,
+	rpyRTC:            56,
+	rpyActivity:       48,
+	rpySmoothing:      52,
+	rpyServerStats:    48,
+	rpyNTPData:        152,
+	rpyNTPSourceName:  284,
+	rpyAuthData:       52,
+	rpyServerStats2:   60,
+	rpySelectData:     76,
+	rpyServerStats3:   72,
+	rpyServerStats4:   196,
+	rpyNTPData2:       172,
+	rpyClientAccesses: 520,
 }
 
 // newRequest returns a zeroed request packet for cmd, padded to the safe

@@ -109,3 +109,7 @@ func FuzzReplyMatcher(f *testing.F) {
 		}
 	})
 }
+
+func FuzzClientAccesses(f *testing.F) {
+	fuzzReply(f, "client_accesses", func() *Call[ClientAccessPage] { return ClientAccessesCall(0) })
+}

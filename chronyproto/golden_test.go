@@ -44,6 +44,21 @@ var goldenDecoders = map[string]func(t *testing.T, p []byte) (fields, error){
 			"key_length": num(a.KeyLength), "ke_attempts": num(a.KEAttempts), "last_ke_ago": secs(a.LastKEAgo),
 			"cookies": num(a.Cookies), "cookie_length": num(a.CookieLength), "nak": boolNum(a.NAK)}, err
 	},
+	"client_accesses-21.hex": func(t *testing.T, p []byte) (fields, error) {
+		page, err := replyOf(t, ClientAccessesCall(0), p)
+		f := fields{"n_indices": num(page.NIndices), "next_index": num(page.NextIndex), "n_clients": num(page.received)}
+		for i, c := range page.Clients {
+			k := fmt.Sprintf("clients[%d].", i)
+			f[k+"ip"] = c.Address.String()
+			f[k+"ntp_hits"], f[k+"nke_hits"], f[k+"cmd_hits"] = num(c.NTPHits), num(c.NKEHits), num(c.CmdHits)
+			f[k+"ntp_drops"], f[k+"nke_drops"], f[k+"cmd_drops"] = num(c.NTPDrops), num(c.NKEDrops), num(c.CmdDrops)
+			f[k+"ntp_interval"], f[k+"nke_interval"] = num(c.NTPInterval), num(c.NKEInterval)
+			f[k+"cmd_interval"], f[k+"ntp_timeout_interval"] = num(c.CmdInterval), num(c.NTPTimeoutInterval)
+			f[k+"last_ntp_hit_ago"], f[k+"last_nke_hit_ago"] = num(c.LastNTPHitAgo), num(c.LastNKEHitAgo)
+			f[k+"last_cmd_hit_ago"] = num(c.LastCmdHitAgo)
+		}
+		return f, err
+	},
 	"n_sources.hex": func(t *testing.T, p []byte) (fields, error) {
 		n, err := replyOf(t, NSourcesCall(), p)
 		return fields{"n_sources": num(n)}, err

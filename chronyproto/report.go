@@ -17,6 +17,7 @@ const (
 	ReportActivity
 	ReportSmoothing
 	ReportServerStats
+	ReportClients
 	numReports
 )
 
@@ -32,6 +33,7 @@ var reportNames = [numReports]string{
 	ReportActivity:    "activity",
 	ReportSmoothing:   "smoothing",
 	ReportServerStats: "serverstats",
+	ReportClients:     "clients",
 }
 
 // String returns chronyc's command for the report.

@@ -20,6 +20,8 @@ type Snapshot struct {
 	// Sources holds every source chronyd listed and could describe, in
 	// chronyd's order, with the per-source reports that were asked for.
 	Sources []Source
+	// Clients holds chronyd's client log, when asked for.
+	Clients []ClientAccess
 
 	asked [numReports]bool
 	errs  [numReports]error
@@ -166,6 +168,9 @@ func (b *snapshotBuilder) queueFirst(q *queue) {
 	queueSingle(s, q, ReportActivity, ActivityCall(), &s.Activity)
 	queueSingle(s, q, ReportSmoothing, SmoothingCall(), &s.Smoothing)
 	queueSingle(s, q, ReportServerStats, ServerStatsCall(), &s.ServerStats)
+	if s.asked[ReportClients] {
+		b.queueClientPage(q, 0, 0)
+	}
 
 	for _, r := range perSourceReports {
 		b.wantSources = b.wantSources || s.asked[r]
@@ -197,6 +202,23 @@ func (b *snapshotBuilder) queueFirst(q *queue) {
 			q.add(x)
 		}
 	}
+}
+
+// queueClientPage asks for a page of the client log; each page says where
+// the next one starts, so the pages follow one another.
+func (b *snapshotBuilder) queueClientPage(q *queue, first uint32, pages int) {
+	call := ClientAccessesCall(first)
+	call.x.then = func(q *queue) {
+		if call.Err != nil {
+			b.s.setErr(ReportClients, call.Err)
+			return
+		}
+		b.s.Clients = append(b.s.Clients, call.Value.Clients...)
+		if !call.Value.lastPage(first) && pages+1 < maxClientPages {
+			b.queueClientPage(q, call.Value.NextIndex, pages+1)
+		}
+	}
+	q.add(&call.x)
 }
 
 // queueSingle queues a report that is one request.
