@@ -1,0 +1,66 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/second-hand/chrony_exporter/chronyproto"
+)
+
+// Help texts follow chronyc's manual for the authdata report: how each NTP
+// source is authenticated, and the state of NTS.
+var (
+	authInfo = gauge("authdata", "authdata_info",
+		"How the source is authenticated: mode (-, SK for a symmetric key, NTS) and key type.",
+		"source_address", "source_name", "mode", "key_type")
+	authKeyID = gauge("authdata", "authdata_key_id",
+		"ID of the symmetric key, or of the NTS context.", sourceLabelNames...)
+	authKeyLength = gauge("authdata", "authdata_key_length_bits",
+		"Length of the key.", sourceLabelNames...)
+	authKEAttempts = gauge("authdata", "authdata_nts_ke_attempts",
+		"Number of NTS-KE attempts since the last successful one.", sourceLabelNames...)
+	authLastKE = gauge("authdata", "authdata_nts_ke_last_success_age_seconds",
+		"Time since the last successful NTS-KE; absent when there was none.", sourceLabelNames...)
+	authCookies = gauge("authdata", "authdata_nts_cookies",
+		"Number of NTS cookies currently held.", sourceLabelNames...)
+	authCookieLength = gauge("authdata", "authdata_nts_cookie_length_bytes",
+		"Length of the NTS cookie in use.", sourceLabelNames...)
+	authNAK = gauge("authdata", "authdata_nts_nak",
+		"Whether the last response from the source was an NTS NAK.", sourceLabelNames...)
+)
+
+func init() {
+	register(&reportCollector{
+		name:           "authdata",
+		help:           "the authentication (symmetric key, NTS) of every NTP source (chronyc authdata)",
+		reports:        []chronyproto.Report{chronyproto.ReportAuthData},
+		extra:          []chronyproto.Report{chronyproto.ReportSourceName},
+		unixOnly:       true,
+		defaultEnabled: true,
+		update:         updateAuthData,
+	})
+}
+
+func updateAuthData(s *scrape, ch chan<- prometheus.Metric) {
+	seen := seenLabels{}
+	for i := range s.Sources {
+		src := &s.Sources[i]
+		d := src.Auth
+		if d == nil {
+			continue
+		}
+		a, n, ok := s.sourceLabels(src)
+		if !ok || !seen.first(a, n) {
+			continue
+		}
+		authInfo.emit(ch, 1, a, n, d.Mode.String(), d.KeyType.String())
+		authKeyID.emit(ch, float64(d.KeyID), a, n)
+		authKeyLength.emit(ch, float64(d.KeyLength), a, n)
+		authKEAttempts.emit(ch, float64(d.KEAttempts), a, n)
+		if d.HasKE {
+			authLastKE.emit(ch, d.LastKEAgo.Seconds(), a, n)
+		}
+		authCookies.emit(ch, float64(d.Cookies), a, n)
+		authCookieLength.emit(ch, float64(d.CookieLength), a, n)
+		authNAK.emit(ch, boolValue(d.NAK), a, n)
+	}
+}

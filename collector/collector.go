@@ -1,0 +1,406 @@
+// Package collector turns one snapshot of chronyd's reports per scrape into
+// Prometheus metrics: one file per report, as in chronyproto.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/second-hand/chrony_exporter/chronyproto"
+)
+
+// reportCollector turns the reports it needs from a snapshot into metrics.
+type reportCollector struct {
+	name string
+	// reports are fetched for the collector; their errors are its errors.
+	reports []chronyproto.Report
+	// extra reports improve the collector's labels; their errors are not
+	// its errors (e.g. configured names from chronyd older than 4.0).
+	extra []chronyproto.Report
+	// unixOnly collectors need chronyd's Unix socket by default (§6).
+	unixOnly       bool
+	defaultEnabled bool
+	// notEnabledOK: chronyd answering "not enabled" (no RTC, no
+	// smoothtime) is a state to show, not a failure.
+	notEnabledOK bool
+	help         string
+	update       func(s *scrape, ch chan<- prometheus.Metric)
+}
+
+var collectors = map[string]*reportCollector{}
+
+func register(c *reportCollector) { collectors[c.name] = c }
+
+// Names returns every collector's name, sorted.
+func Names() []string {
+	var names []string
+	for n := range collectors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Help returns a collector's one-line description, for its flag.
+func Help(name string) string { return collectors[name].help }
+
+// DefaultEnabled reports whether a collector is on unless turned off.
+func DefaultEnabled(name string) bool { return collectors[name].defaultEnabled }
+
+// UnixOnly reports whether a collector needs chronyd's Unix socket.
+func UnixOnly(name string) bool { return collectors[name].unixOnly }
+
+// The exporter's own metrics.
+var (
+	upMetric = gauge("", "up",
+		"Whether chronyd answered this scrape (1) or not (0); failures of single collectors do not count.")
+	successMetric = gauge("", "scrape_collector_success",
+		"Whether a collector's reports were read successfully.", "collector")
+	durationMetric = gauge("", "scrape_collector_duration_seconds",
+		"Time from the start of the scrape until the collector's metrics were made, including the one fetch from chronyd all collectors share.", "collector")
+)
+
+// Config configures the exporter's collectors.
+type Config struct {
+	// Address of chronyd, as chronyproto.Dial takes it; "" is automatic.
+	Address string
+	// Timeout caps every scrape.
+	Timeout time.Duration
+	// Enabled holds the collectors the user turned on or off; the others
+	// keep their default.
+	Enabled map[string]bool
+	// DNSLookups names sources by reverse DNS when chronyd knows no name.
+	DNSLookups bool
+}
+
+// Exporter reads chronyd once per scrape and serves the result to every
+// concurrent scrape, the metrics and the status page alike.
+type Exporter struct {
+	cfg     Config
+	logger  log.Logger
+	enabled []*reportCollector
+	dns     *dnsCache
+
+	mu     sync.Mutex // guards client
+	client *chronyproto.Client
+
+	flight flight
+
+	stateMu sync.Mutex
+	states  map[string]*CollectorState
+	upErr   string // why chronyd did not answer the last scrape
+}
+
+// CollectorState is what the exporter knows of one collector after the
+// last scrape.
+type CollectorState struct {
+	Name    string
+	Skipped string    // why the collector did not run, or ""
+	Err     error     // why it failed, or nil
+	Since   time.Time // when it entered its current state
+}
+
+// New checks the configuration and returns an exporter. It does not
+// connect to chronyd: every scrape does, so an exporter started before
+// chronyd works once chronyd is up.
+func New(cfg Config, logger log.Logger) (*Exporter, error) {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	for name := range cfg.Enabled {
+		if collectors[name] == nil {
+			return nil, fmt.Errorf("unknown collector %q (known: %s)", name, strings.Join(Names(), ", "))
+		}
+	}
+	e := &Exporter{cfg: cfg, logger: logger, states: map[string]*CollectorState{}, dns: newDNSCache()}
+	for _, name := range Names() {
+		c := collectors[name]
+		on, set := cfg.Enabled[name]
+		if !set {
+			on = c.defaultEnabled
+		}
+		if on {
+			e.enabled = append(e.enabled, c)
+		}
+	}
+	return e, nil
+}
+
+// Close releases the connection to chronyd.
+func (e *Exporter) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.client == nil {
+		return nil
+	}
+	err := e.client.Close()
+	e.client = nil
+	return err
+}
+
+// explicit reports whether the user turned collector c on.
+func (e *Exporter) explicit(c *reportCollector) bool { return e.cfg.Enabled[c.name] }
+
+// Scrape is one read of chronyd, shared by the scrapes that asked for it
+// while it ran.
+type Scrape struct {
+	// Snapshot holds the reports; nil when chronyd could not be reached.
+	Snapshot *chronyproto.Snapshot
+	// Err is why chronyd did not answer (connection, timeout), or nil.
+	Err error
+	// Address is the chronyd address used, as unix:///path or udp://host:port.
+	Address  string
+	Start    time.Time
+	Duration time.Duration
+	// Skipped holds the collectors not run, and why.
+	Skipped map[string]string
+}
+
+// Scrape reads chronyd, or joins a read in progress. It returns within the
+// deadline of ctx, capped by the configured timeout.
+func (e *Exporter) Scrape(ctx context.Context) *Scrape {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	return e.flight.do(ctx, e.read)
+}
+
+func (e *Exporter) read(ctx context.Context) *Scrape {
+	s := &Scrape{Start: time.Now(), Skipped: map[string]string{}}
+	defer func() { s.Duration = time.Since(s.Start) }()
+	client, err := e.dial(ctx)
+	if err != nil {
+		s.Err = err
+		return s
+	}
+	s.Address = client.Address()
+	var reports []chronyproto.Report
+	for _, c := range e.enabled {
+		if c.unixOnly && client.Network() == "udp" && !e.explicit(c) {
+			s.Skipped[c.name] = "needs the Unix socket; chronyd is read over UDP"
+			continue
+		}
+		reports = append(reports, c.reports...)
+		reports = append(reports, c.extra...)
+	}
+	snap, err := client.Snapshot(ctx, reports...)
+	s.Snapshot = snap
+	if err != nil {
+		s.Err = err
+		// The next scrape dials again: chronyd may have restarted.
+		e.mu.Lock()
+		if e.client == client {
+			e.client = nil
+		}
+		e.mu.Unlock()
+		client.Close()
+	}
+	return s
+}
+
+func (e *Exporter) dial(ctx context.Context) (*chronyproto.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.client != nil {
+		return e.client, nil
+	}
+	c, err := chronyproto.Dial(ctx, e.cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	e.client = c
+	return c, nil
+}
+
+// flight lets concurrent callers share one read of chronyd.
+type flight struct {
+	mu  sync.Mutex
+	cur *flightCall
+}
+
+type flightCall struct {
+	done chan struct{}
+	res  *Scrape
+}
+
+func (f *flight) do(ctx context.Context, read func(context.Context) *Scrape) *Scrape {
+	f.mu.Lock()
+	c := f.cur
+	if c == nil {
+		c = &flightCall{done: make(chan struct{})}
+		f.cur = c
+		// The read belongs to every caller that joins it: it keeps the
+		// first caller's deadline but not its cancellation.
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		if d, ok := ctx.Deadline(); ok {
+			rctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), d)
+		}
+		go func() {
+			defer cancel()
+			c.res = read(rctx)
+			f.mu.Lock()
+			f.cur = nil
+			f.mu.Unlock()
+			close(c.done)
+		}()
+	}
+	f.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.res
+	case <-ctx.Done():
+		return &Scrape{Start: time.Now(), Err: fmt.Errorf("%w: waiting for the read of chronyd in progress: %w", chronyproto.ErrTimeout, ctx.Err())}
+	}
+}
+
+// scrape is what a collector's update gets: the snapshot and helpers.
+type scrape struct {
+	*chronyproto.Snapshot
+	e     *Exporter
+	names map[chronyproto.Address]string // reverse DNS, when on
+}
+
+// Describe sends the descriptors of every metric the enabled collectors
+// may send.
+func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	on := map[string]bool{"": true}
+	for _, c := range e.enabled {
+		on[c.name] = true
+	}
+	for _, m := range metrics {
+		if on[m.collector] {
+			ch <- m.desc
+		}
+	}
+}
+
+// Collect reads chronyd within the configured timeout and sends the
+// metrics.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	e.CollectContext(context.Background(), ch)
+}
+
+// CollectContext is Collect bounded by ctx, e.g. by Prometheus's scrape
+// timeout.
+func (e *Exporter) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
+	s := e.Scrape(ctx)
+	upMetric.emit(ch, boolValue(s.Err == nil))
+	if s.Snapshot == nil {
+		e.record(s)
+		return
+	}
+	sc := &scrape{Snapshot: s.Snapshot, e: e}
+	if e.cfg.DNSLookups {
+		sc.names = e.dns.lookup(ctx, s.Snapshot)
+	}
+	for _, c := range e.enabled {
+		if _, skipped := s.Skipped[c.name]; skipped {
+			continue
+		}
+		c.update(sc, ch)
+		successMetric.emit(ch, boolValue(e.collectorErr(s, c) == nil), c.name)
+		durationMetric.emit(ch, time.Since(s.Start).Seconds(), c.name)
+	}
+	e.record(s)
+}
+
+// collectorErr is why collector c failed in scrape s, or nil.
+func (e *Exporter) collectorErr(s *Scrape, c *reportCollector) error {
+	if s.Snapshot == nil {
+		return s.Err
+	}
+	for _, r := range c.reports {
+		err := s.Snapshot.Err(r)
+		if err == nil || (c.notEnabledOK && errors.Is(err, chronyproto.ErrNotEnabled)) {
+			continue
+		}
+		if errors.Is(err, chronyproto.ErrNeedsUnixSocket) {
+			return fmt.Errorf("needs the Unix socket (use --chrony.address=unix:///run/chrony/chronyd.sock): %w", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// record keeps each collector's state and logs its changes: once at warn
+// when it starts failing, once at info when it recovers; not every scrape.
+func (e *Exporter) record(s *Scrape) {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	// When chronyd does not answer, that is one problem, not one per
+	// collector.
+	if up := errText(s.Err); up != e.upErr {
+		if s.Err != nil {
+			level.Warn(e.logger).Log("msg", "chronyd did not answer", "err", s.Err)
+		} else {
+			level.Info(e.logger).Log("msg", "chronyd answers again", "address", s.Address)
+		}
+		e.upErr = up
+	}
+	for _, c := range e.enabled {
+		next := CollectorState{Name: c.name, Skipped: s.Skipped[c.name], Err: e.collectorErr(s, c)}
+		prev, ok := e.states[c.name]
+		if ok && prev.Skipped == next.Skipped && errText(prev.Err) == errText(next.Err) {
+			continue
+		}
+		next.Since = s.Start
+		switch {
+		case s.Err != nil:
+		case next.Err != nil:
+			level.Warn(e.logger).Log("msg", "collector failed", "collector", c.name, "err", next.Err)
+		case ok && prev.Err != nil:
+			level.Info(e.logger).Log("msg", "collector recovered", "collector", c.name)
+		case next.Skipped != "":
+			level.Debug(e.logger).Log("msg", "collector skipped", "collector", c.name, "reason", next.Skipped)
+		}
+		e.states[c.name] = &next
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// States returns the state of every enabled collector after the last
+// scrape, sorted by name.
+func (e *Exporter) States() []CollectorState {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	var out []CollectorState
+	for _, c := range e.enabled {
+		if st, ok := e.states[c.name]; ok {
+			out = append(out, *st)
+		} else {
+			out = append(out, CollectorState{Name: c.name})
+		}
+	}
+	return out
+}
+
+// ForContext returns a collector whose scrapes are bounded by ctx (and the
+// configured timeout), for one HTTP request.
+func (e *Exporter) ForContext(ctx context.Context) prometheus.Collector {
+	return boundCollector{e: e, ctx: ctx}
+}
+
+type boundCollector struct {
+	e   *Exporter
+	ctx context.Context
+}
+
+func (b boundCollector) Describe(ch chan<- *prometheus.Desc) { b.e.Describe(ch) }
+func (b boundCollector) Collect(ch chan<- prometheus.Metric) { b.e.CollectContext(b.ctx, ch) }

@@ -1,0 +1,76 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/second-hand/chrony_exporter/chronyproto"
+)
+
+// Help texts follow chronyc's manual for the selectdata report: why each
+// source is, or is not, selected.
+var (
+	selectState = gauge("selectdata", "selectdata_state_info",
+		"The source's selection state: chronyc's letter and why the source is or is not selected (e.g. \"falseticker\", \"not synchronised\").",
+		"source_address", "source_name", "state", "reason")
+	selectAuthenticated = gauge("selectdata", "selectdata_authenticated",
+		"Whether authentication is enabled for the source.", sourceLabelNames...)
+	selectLeap = gauge("selectdata", "selectdata_leap_status",
+		"Leap status of the source: 0 normal, 1 insert second, 2 delete second, 3 not synchronised.", sourceLabelNames...)
+	selectOption = gauge("selectdata", "selectdata_option",
+		"Selection options of the source (noselect, prefer, trust, require), as configured and in effect.",
+		"source_address", "source_name", "option", "set")
+	selectLastSample = gauge("selectdata", "selectdata_last_sample_age_seconds",
+		"Time since the last sample of the source.", sourceLabelNames...)
+	selectScore = gauge("selectdata", "selectdata_score",
+		"Score of the source for reselection; the selected source has 1.", sourceLabelNames...)
+	selectLow = gauge("selectdata", "selectdata_interval_low_seconds",
+		"Low end of the interval the source's offset is believed to lie in.", sourceLabelNames...)
+	selectHigh = gauge("selectdata", "selectdata_interval_high_seconds",
+		"High end of the interval the source's offset is believed to lie in.", sourceLabelNames...)
+)
+
+var selectOptions = []struct {
+	name string
+	bit  chronyproto.SelectOptions
+}{
+	{"noselect", chronyproto.OptionNoSelect}, {"prefer", chronyproto.OptionPrefer},
+	{"trust", chronyproto.OptionTrust}, {"require", chronyproto.OptionRequire},
+}
+
+func init() {
+	register(&reportCollector{
+		name:           "selectdata",
+		help:           "why each source is or is not selected (chronyc selectdata)",
+		reports:        []chronyproto.Report{chronyproto.ReportSelectData},
+		extra:          []chronyproto.Report{chronyproto.ReportSourceName},
+		unixOnly:       true,
+		defaultEnabled: true,
+		update:         updateSelectData,
+	})
+}
+
+func updateSelectData(s *scrape, ch chan<- prometheus.Metric) {
+	seen := seenLabels{}
+	for i := range s.Sources {
+		src := &s.Sources[i]
+		d := src.Select
+		if d == nil {
+			continue
+		}
+		a, n, ok := s.sourceLabels(src)
+		if !ok || !seen.first(a, n) {
+			continue
+		}
+		selectState.emit(ch, 1, a, n, string(rune(d.State)), d.State.String())
+		selectAuthenticated.emit(ch, boolValue(d.Authentication), a, n)
+		selectLeap.emit(ch, float64(d.Leap), a, n)
+		for _, o := range selectOptions {
+			selectOption.emit(ch, boolValue(d.ConfOptions&o.bit != 0), a, n, o.name, "configured")
+			selectOption.emit(ch, boolValue(d.EffOptions&o.bit != 0), a, n, o.name, "effective")
+		}
+		selectLastSample.emit(ch, d.LastSampleAgo.Seconds(), a, n)
+		selectScore.emit(ch, d.Score, a, n)
+		selectLow.emit(ch, d.LoLimit, a, n)
+		selectHigh.emit(ch, d.HiLimit, a, n)
+	}
+}

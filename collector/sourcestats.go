@@ -1,0 +1,62 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/second-hand/chrony_exporter/chronyproto"
+)
+
+// Help texts follow chronyc's manual for the sourcestats report. The names
+// without units are SuperQ/chrony_exporter's, kept for compatibility.
+var (
+	sourcestatsSamples = gauge("sourcestats", "sourcestats_samples",
+		"Number of sample points currently retained for the source (NP).", sourceLabelNames...)
+	sourcestatsRuns = gauge("sourcestats", "sourcestats_runs",
+		"Number of runs of residuals having the same sign following the last regression (NR).", sourceLabelNames...)
+	sourcestatsSpan = gauge("sourcestats", "sourcestats_span_seconds",
+		"Interval between the oldest and newest samples.", sourceLabelNames...)
+	sourcestatsStdDev = gauge("sourcestats", "sourcestats_stddev",
+		"Estimated sample standard deviation, in seconds.", sourceLabelNames...)
+	sourcestatsFrequency = gauge("sourcestats", "sourcestats_frequency_ppms",
+		"Estimated residual frequency for the source, in ppm.", sourceLabelNames...)
+	sourcestatsSkew = gauge("sourcestats", "sourcestats_frequency_skew_ppms",
+		"Estimated error bounds on the residual frequency, in ppm.", sourceLabelNames...)
+	sourcestatsOffset = gauge("sourcestats", "sourcestats_offset",
+		"Estimated offset of the source, in seconds.", sourceLabelNames...)
+	sourcestatsOffsetError = gauge("sourcestats", "sourcestats_offset_error_seconds",
+		"Estimated error of the source's offset.", sourceLabelNames...)
+)
+
+func init() {
+	register(&reportCollector{
+		name:           "sourcestats",
+		help:           "the drift-rate and offset estimates of every source (chronyc sourcestats)",
+		reports:        []chronyproto.Report{chronyproto.ReportSourceStats},
+		extra:          []chronyproto.Report{chronyproto.ReportSourceName},
+		defaultEnabled: true,
+		update:         updateSourceStats,
+	})
+}
+
+func updateSourceStats(s *scrape, ch chan<- prometheus.Metric) {
+	seen := seenLabels{}
+	for i := range s.Sources {
+		src := &s.Sources[i]
+		st := src.Stats
+		if st == nil {
+			continue
+		}
+		addr, name, ok := s.sourceLabels(src)
+		if !ok || !seen.first(addr, name) {
+			continue
+		}
+		sourcestatsSamples.emit(ch, float64(st.NSamples), addr, name)
+		sourcestatsRuns.emit(ch, float64(st.NRuns), addr, name)
+		sourcestatsSpan.emit(ch, st.Span.Seconds(), addr, name)
+		sourcestatsStdDev.emit(ch, st.StdDev, addr, name)
+		sourcestatsFrequency.emit(ch, st.ResidFreqPPM, addr, name)
+		sourcestatsSkew.emit(ch, st.SkewPPM, addr, name)
+		sourcestatsOffset.emit(ch, st.EstOffset, addr, name)
+		sourcestatsOffsetError.emit(ch, st.EstOffsetErr, addr, name)
+	}
+}
