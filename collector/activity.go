@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -20,7 +18,7 @@ func init() {
 	})
 }
 
-func updateActivity(s *scrape, ch chan<- prometheus.Metric) {
+func updateActivity(s *scrape, ch sink) {
 	a := s.Activity
 	if a == nil {
 		return

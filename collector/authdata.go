@@ -1,7 +1,7 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"strconv"
 
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
@@ -10,12 +10,10 @@ import (
 // source is authenticated, and the state of NTS.
 var (
 	authInfo = gauge("authdata", "authdata_info",
-		"How the source is authenticated: mode (-, SK for a symmetric key, NTS) and key type.",
-		"source_address", "source_name", "mode", "key_type")
+		"How the source is authenticated: mode (- for none, SK for a symmetric key, NTS), key type and key length in bits. The other authdata metrics exist only for authenticated sources.",
+		"source_address", "source_name", "mode", "key_type", "key_length")
 	authKeyID = gauge("authdata", "authdata_key_id",
 		"ID of the symmetric key, or of the NTS context.", sourceLabelNames...)
-	authKeyLength = gauge("authdata", "authdata_key_length_bits",
-		"Length of the key.", sourceLabelNames...)
 	authKEAttempts = gauge("authdata", "authdata_nts_ke_attempts",
 		"Number of NTS-KE attempts since the last successful one.", sourceLabelNames...)
 	authLastKE = gauge("authdata", "authdata_nts_ke_last_success_age_seconds",
@@ -40,7 +38,7 @@ func init() {
 	})
 }
 
-func updateAuthData(s *scrape, ch chan<- prometheus.Metric) {
+func updateAuthData(s *scrape, ch sink) {
 	seen := seenLabels{}
 	for i := range s.Sources {
 		src := &s.Sources[i]
@@ -52,9 +50,11 @@ func updateAuthData(s *scrape, ch chan<- prometheus.Metric) {
 		if !ok || !seen.first(a, n) {
 			continue
 		}
-		authInfo.emit(ch, 1, a, n, d.Mode.String(), d.KeyType.String())
+		authInfo.emit(ch, 1, a, n, d.Mode.String(), d.KeyType.String(), strconv.Itoa(int(d.KeyLength)))
+		if d.Mode == chronyproto.AuthNone {
+			continue
+		}
 		authKeyID.emit(ch, float64(d.KeyID), a, n)
-		authKeyLength.emit(ch, float64(d.KeyLength), a, n)
 		authKEAttempts.emit(ch, float64(d.KEAttempts), a, n)
 		if d.HasKE {
 			authLastKE.emit(ch, d.LastKEAgo.Seconds(), a, n)

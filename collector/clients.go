@@ -3,8 +3,6 @@ package collector
 import (
 	"math"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -58,11 +56,11 @@ func (h *histogram) observe(v float64) {
 	}
 }
 
-func (h *histogram) emit(ch chan<- prometheus.Metric, m *metric) {
-	ch <- prometheus.MustNewConstHistogram(m.desc, h.n, h.sum, h.counts)
+func (h *histogram) emit(out sink, m *metric) {
+	out.addHistogram(m, h.n, h.sum, h.counts)
 }
 
-func updateClients(s *scrape, ch chan<- prometheus.Metric) {
+func updateClients(s *scrape, ch sink) {
 	if !s.Asked(chronyproto.ReportClients) || s.Err(chronyproto.ReportClients) != nil {
 		return
 	}

@@ -33,7 +33,7 @@ type reportCollector struct {
 	// smoothtime) is a state to show, not a failure.
 	notEnabledOK bool
 	help         string
-	update       func(s *scrape, ch chan<- prometheus.Metric)
+	update       func(s *scrape, out sink)
 }
 
 var collectors = map[string]*reportCollector{}
@@ -294,6 +294,12 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 // CollectContext is Collect bounded by ctx, e.g. by Prometheus's scrape
 // timeout.
 func (e *Exporter) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
+	e.collect(ctx, chanSink(ch))
+}
+
+// collect reads chronyd and hands every sample to out: the collectors'
+// code is the same whether the samples become prometheus.Metrics or text.
+func (e *Exporter) collect(ctx context.Context, ch sink) {
 	s := e.Scrape(ctx)
 	upMetric.emit(ch, boolValue(s.Err == nil))
 	if s.Snapshot == nil {

@@ -60,12 +60,29 @@ func counter(collector, name, help string, labels ...string) *metric {
 }
 
 // emit sends one sample of m.
-func (m *metric) emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
+func (m *metric) emit(out sink, v float64, labels ...string) { out.add(m, v, labels) }
+
+// sink receives the samples the collectors make: as prometheus.Metrics
+// for a prometheus.Collector (chanSink), or as exposition text written
+// straight away for the /metrics handler (textSink).
+type sink interface {
+	add(m *metric, v float64, labelValues []string)
+	addHistogram(m *metric, count uint64, sum float64, buckets map[float64]uint64)
+}
+
+// chanSink turns samples into constant metrics.
+type chanSink chan<- prometheus.Metric
+
+func (c chanSink) add(m *metric, v float64, labelValues []string) {
 	t := prometheus.GaugeValue
 	if m.kind == kindCounter {
 		t = prometheus.CounterValue
 	}
-	ch <- prometheus.MustNewConstMetric(m.desc, t, v, labels...)
+	c <- prometheus.MustNewConstMetric(m.desc, t, v, labelValues...)
+}
+
+func (c chanSink) addHistogram(m *metric, count uint64, sum float64, buckets map[float64]uint64) {
+	c <- prometheus.MustNewConstHistogram(m.desc, count, sum, buckets)
 }
 
 // boolValue is 1 for true, as Prometheus exposes flags.

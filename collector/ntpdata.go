@@ -3,8 +3,8 @@ package collector
 import (
 	"fmt"
 	"math"
-
-	"github.com/prometheus/client_golang/prometheus"
+	"math/bits"
+	"strconv"
 
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
@@ -25,8 +25,9 @@ var (
 	peerJitterAsymmetry = gauge("ntpdata", "sources_peer_jitter_asymmetry_seconds",
 		"Estimated asymmetry of the network jitter on the path to the source, a ratio from -0.5 to 0.5.", sourceLabelNames...)
 	peerInfo = gauge("ntpdata", "sources_peer_info",
-		"Where the source is reached and how it answers, as labels: local address, remote port, NTP version and mode of the response, and where transmit and receive timestamps are taken.",
-		"source_address", "source_name", "local_address", "remote_port", "version", "mode", "tx_timestamping", "rx_timestamping")
+		"How the source is reached and answers, as labels: local address, remote port, NTP version and mode of the last valid response, the source's own reference ID, where transmit and receive timestamps are taken, whether the response was interleaved and whether authentication is enabled.",
+		"source_address", "source_name", "local_address", "remote_port", "version", "mode", "reference_id",
+		"tx_timestamping", "rx_timestamping", "interleaved", "authenticated")
 	peerLeapStatus = gauge("ntpdata", "sources_peer_leap_status",
 		"Leap indicator of the last valid response: 0 normal, 1 insert second, 2 delete second, 3 not synchronised.", sourceLabelNames...)
 	peerStratum = gauge("ntpdata", "sources_peer_stratum",
@@ -39,17 +40,13 @@ var (
 		"Root delay in the last valid response.", sourceLabelNames...)
 	peerRootDispersion = gauge("ntpdata", "sources_peer_root_dispersion_seconds",
 		"Root dispersion in the last valid response.", sourceLabelNames...)
-	peerReferenceInfo = gauge("ntpdata", "sources_peer_reference_info",
-		"The source's own reference ID, from the last valid response.", "source_address", "source_name", "reference_id")
 	peerRefTime = gauge("ntpdata", "sources_peer_reference_timestamp_seconds",
 		"Reference timestamp in the last valid response.", sourceLabelNames...)
-	peerTestPassed = gauge("ntpdata", "sources_peer_test_passed",
-		"Whether the last response passed each of chronyd's tests (1, 2, 3, 5, 6, 7, A, B, C, D as chronyc's NTP tests line shows them).",
-		"source_address", "source_name", "test")
-	peerInterleaved = gauge("ntpdata", "sources_peer_interleaved",
-		"Whether the last response was in the interleaved mode.", sourceLabelNames...)
-	peerAuthenticated = gauge("ntpdata", "sources_peer_authenticated",
-		"Whether authentication is enabled for the source.", sourceLabelNames...)
+	peerTests = gauge("ntpdata", "sources_peer_tests_info",
+		"Results of chronyd's tests on the last response, as chronyc's \"NTP tests\" line shows them: tests 1-3, 5-7 and A-D, 1 for passed.",
+		"source_address", "source_name", "tests")
+	peerTestsFailed = gauge("ntpdata", "sources_peer_tests_failed",
+		"Number of chronyd's tests the last response failed.", sourceLabelNames...)
 	peerTx = counter("ntpdata", "sources_peer_requests_sent_total",
 		"Number of requests sent to the source.", sourceLabelNames...)
 	peerRx = counter("ntpdata", "sources_peer_responses_received_total",
@@ -63,16 +60,6 @@ var (
 		"source_address", "source_name", "direction", "source")
 )
 
-// peerTests are the tests of §8.6.1, named as chronyc's "NTP tests" line.
-var peerTests = []struct {
-	name string
-	flag chronyproto.NTPFlags
-}{
-	{"1", chronyproto.NTPTest1}, {"2", chronyproto.NTPTest2}, {"3", chronyproto.NTPTest3},
-	{"5", chronyproto.NTPTest5}, {"6", chronyproto.NTPTest6}, {"7", chronyproto.NTPTest7},
-	{"A", chronyproto.NTPTestA}, {"B", chronyproto.NTPTestB}, {"C", chronyproto.NTPTestC}, {"D", chronyproto.NTPTestD},
-}
-
 func init() {
 	register(&reportCollector{
 		name:           "ntpdata",
@@ -85,7 +72,7 @@ func init() {
 	})
 }
 
-func updateNTPData(s *scrape, ch chan<- prometheus.Metric) {
+func updateNTPData(s *scrape, ch sink) {
 	seen := seenLabels{}
 	for i := range s.Sources {
 		src := &s.Sources[i]
@@ -97,26 +84,6 @@ func updateNTPData(s *scrape, ch chan<- prometheus.Metric) {
 		if !ok || !seen.first(a, n) {
 			continue
 		}
-		peerOffset.emit(ch, d.Offset, a, n)
-		peerDelay.emit(ch, d.PeerDelay, a, n)
-		peerDispersion.emit(ch, d.PeerDispersion, a, n)
-		peerResponseTime.emit(ch, d.ResponseTime, a, n)
-		peerJitterAsymmetry.emit(ch, d.JitterAsymmetry, a, n)
-		peerInfo.emit(ch, 1, a, n, d.LocalAddr.String(), fmt.Sprint(d.RemotePort), fmt.Sprint(d.Version),
-			d.Mode.String(), d.TxTimestamping.String(), d.RxTimestamping.String())
-		peerLeapStatus.emit(ch, float64(d.Leap), a, n)
-		peerStratum.emit(ch, float64(d.Stratum), a, n)
-		peerPoll.emit(ch, math.Ldexp(1, int(d.Poll)), a, n)
-		peerPrecision.emit(ch, math.Ldexp(1, int(d.Precision)), a, n)
-		peerRootDelay.emit(ch, d.RootDelay, a, n)
-		peerRootDispersion.emit(ch, d.RootDispersion, a, n)
-		peerReferenceInfo.emit(ch, 1, a, n, fmt.Sprintf("%08X", d.RefID))
-		peerRefTime.emit(ch, float64(d.RefTime.UnixNano())/1e9, a, n)
-		for _, t := range peerTests {
-			peerTestPassed.emit(ch, boolValue(d.Flags&t.flag != 0), a, n, t.name)
-		}
-		peerInterleaved.emit(ch, boolValue(d.Flags&chronyproto.NTPInterleaved != 0), a, n)
-		peerAuthenticated.emit(ch, boolValue(d.Flags&chronyproto.NTPAuthEnabled != 0), a, n)
 		peerTx.emit(ch, float64(d.TotalTx), a, n)
 		peerRx.emit(ch, float64(d.TotalRx), a, n)
 		peerValid.emit(ch, float64(d.TotalValid), a, n)
@@ -129,5 +96,35 @@ func updateNTPData(s *scrape, ch chan<- prometheus.Metric) {
 			peerTimestamps.emit(ch, float64(d.TotalHWTx), a, n, "tx", "hardware")
 			peerTimestamps.emit(ch, float64(d.TotalHWRx), a, n, "rx", "hardware")
 		}
+		// The rest describes the last valid response; a source that never
+		// sent one has only the counters (its NTP mode reads Invalid).
+		if d.Mode == 0 {
+			continue
+		}
+		peerOffset.emit(ch, d.Offset, a, n)
+		peerDelay.emit(ch, d.PeerDelay, a, n)
+		peerDispersion.emit(ch, d.PeerDispersion, a, n)
+		peerResponseTime.emit(ch, d.ResponseTime, a, n)
+		peerJitterAsymmetry.emit(ch, d.JitterAsymmetry, a, n)
+		peerInfo.emit(ch, 1, a, n, d.LocalAddr.String(), strconv.Itoa(int(d.RemotePort)), strconv.Itoa(int(d.Version)),
+			d.Mode.String(), fmt.Sprintf("%08X", d.RefID), d.TxTimestamping.String(), d.RxTimestamping.String(),
+			yesNo(d.Flags&chronyproto.NTPInterleaved != 0), yesNo(d.Flags&chronyproto.NTPAuthEnabled != 0))
+		peerLeapStatus.emit(ch, float64(d.Leap), a, n)
+		peerStratum.emit(ch, float64(d.Stratum), a, n)
+		peerPoll.emit(ch, math.Ldexp(1, int(d.Poll)), a, n)
+		peerPrecision.emit(ch, math.Ldexp(1, int(d.Precision)), a, n)
+		peerRootDelay.emit(ch, d.RootDelay, a, n)
+		peerRootDispersion.emit(ch, d.RootDispersion, a, n)
+		peerRefTime.emit(ch, float64(d.RefTime.UnixNano())/1e9, a, n)
+		peerTests.emit(ch, 1, a, n, d.Flags.TestsString())
+		peerTestsFailed.emit(ch, float64(10-bits.OnesCount16(uint16(d.Flags&chronyproto.NTPTests))), a, n)
 	}
+}
+
+// yesNo renders a flag as a label value.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -35,7 +33,7 @@ func init() {
 	})
 }
 
-func updateRTC(s *scrape, ch chan<- prometheus.Metric) {
+func updateRTC(s *scrape, ch sink) {
 	r := s.RTC
 	if r == nil {
 		return

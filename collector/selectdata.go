@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -12,13 +10,11 @@ var (
 	selectState = gauge("selectdata", "selectdata_state_info",
 		"The source's selection state: chronyc's letter and why the source is or is not selected (e.g. \"falseticker\", \"not synchronised\").",
 		"source_address", "source_name", "state", "reason")
-	selectAuthenticated = gauge("selectdata", "selectdata_authenticated",
-		"Whether authentication is enabled for the source.", sourceLabelNames...)
 	selectLeap = gauge("selectdata", "selectdata_leap_status",
 		"Leap status of the source: 0 normal, 1 insert second, 2 delete second, 3 not synchronised.", sourceLabelNames...)
-	selectOption = gauge("selectdata", "selectdata_option",
-		"Selection options of the source (noselect, prefer, trust, require), as configured and in effect.",
-		"source_address", "source_name", "option", "set")
+	selectOptions = gauge("selectdata", "selectdata_options_info",
+		"Selection options of the source as configured and in effect, as chronyc prints them: N noselect, P prefer, T trust, R require, - unset.",
+		"source_address", "source_name", "configured", "effective")
 	selectLastSample = gauge("selectdata", "selectdata_last_sample_age_seconds",
 		"Time since the last sample of the source.", sourceLabelNames...)
 	selectScore = gauge("selectdata", "selectdata_score",
@@ -28,14 +24,6 @@ var (
 	selectHigh = gauge("selectdata", "selectdata_interval_high_seconds",
 		"High end of the interval the source's offset is believed to lie in.", sourceLabelNames...)
 )
-
-var selectOptions = []struct {
-	name string
-	bit  chronyproto.SelectOptions
-}{
-	{"noselect", chronyproto.OptionNoSelect}, {"prefer", chronyproto.OptionPrefer},
-	{"trust", chronyproto.OptionTrust}, {"require", chronyproto.OptionRequire},
-}
 
 func init() {
 	register(&reportCollector{
@@ -49,7 +37,7 @@ func init() {
 	})
 }
 
-func updateSelectData(s *scrape, ch chan<- prometheus.Metric) {
+func updateSelectData(s *scrape, ch sink) {
 	seen := seenLabels{}
 	for i := range s.Sources {
 		src := &s.Sources[i]
@@ -62,12 +50,8 @@ func updateSelectData(s *scrape, ch chan<- prometheus.Metric) {
 			continue
 		}
 		selectState.emit(ch, 1, a, n, string(rune(d.State)), d.State.String())
-		selectAuthenticated.emit(ch, boolValue(d.Authentication), a, n)
 		selectLeap.emit(ch, float64(d.Leap), a, n)
-		for _, o := range selectOptions {
-			selectOption.emit(ch, boolValue(d.ConfOptions&o.bit != 0), a, n, o.name, "configured")
-			selectOption.emit(ch, boolValue(d.EffOptions&o.bit != 0), a, n, o.name, "effective")
-		}
+		selectOptions.emit(ch, 1, a, n, d.ConfOptions.String(), d.EffOptions.String())
 		selectLastSample.emit(ch, d.LastSampleAgo.Seconds(), a, n)
 		selectScore.emit(ch, d.Score, a, n)
 		selectLow.emit(ch, d.LoLimit, a, n)

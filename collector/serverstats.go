@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -63,7 +61,7 @@ func init() {
 	})
 }
 
-func updateServerStats(s *scrape, ch chan<- prometheus.Metric) {
+func updateServerStats(s *scrape, ch sink) {
 	if s.ServerStats == nil {
 		return
 	}

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -37,7 +35,7 @@ func init() {
 	})
 }
 
-func updateSmoothing(s *scrape, ch chan<- prometheus.Metric) {
+func updateSmoothing(s *scrape, ch sink) {
 	m := s.Smoothing
 	if m == nil {
 		return

@@ -4,8 +4,6 @@ import (
 	"math"
 	"math/bits"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -78,7 +76,7 @@ func sourceModeLabel(m chronyproto.SourceMode) string {
 	return "unknown"
 }
 
-func updateSources(s *scrape, ch chan<- prometheus.Metric) {
+func updateSources(s *scrape, ch sink) {
 	seen := seenLabels{}
 	for i := range s.Sources {
 		src := &s.Sources[i]

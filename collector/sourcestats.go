@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -38,7 +36,7 @@ func init() {
 	})
 }
 
-func updateSourceStats(s *scrape, ch chan<- prometheus.Metric) {
+func updateSourceStats(s *scrape, ch sink) {
 	seen := seenLabels{}
 	for i := range s.Sources {
 		src := &s.Sources[i]

@@ -3,8 +3,6 @@ package collector
 import (
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -57,7 +55,7 @@ func init() {
 	})
 }
 
-func updateTracking(s *scrape, ch chan<- prometheus.Metric) {
+func updateTracking(s *scrape, ch sink) {
 	t := s.Tracking
 	if t == nil {
 		return

@@ -1,0 +1,142 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
+)
+
+// flatten renders families as sorted "name{labels} value" lines with their
+// HELP and TYPE, so that two ways of exposing them can be compared.
+func flatten(mfs map[string]*dto.MetricFamily) []string {
+	var out []string
+	for name, mf := range mfs {
+		out = append(out, fmt.Sprintf("# %s %s %q", name, mf.GetType(), mf.GetHelp()))
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			sort.Strings(labels)
+			prefix := name + "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case m.Histogram != nil:
+				h := m.GetHistogram()
+				out = append(out, fmt.Sprintf("%s count=%d sum=%g", prefix, h.GetSampleCount(), h.GetSampleSum()))
+				for _, b := range h.GetBucket() {
+					if math.IsInf(b.GetUpperBound(), 1) {
+						continue // the text format spells out what the count says
+					}
+					out = append(out, fmt.Sprintf("%s le=%g %d", prefix, b.GetUpperBound(), b.GetCumulativeCount()))
+				}
+			case m.Counter != nil:
+				out = append(out, fmt.Sprintf("%s %g", prefix, m.GetCounter().GetValue()))
+			default:
+				out = append(out, fmt.Sprintf("%s %g", prefix, m.GetGauge().GetValue()))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestTextMatchesCollector: the text the /metrics handler writes and the
+// metrics the prometheus.Collector sends are the same families, samples
+// and values, for every collector, histograms and escaping included.
+func TestTextMatchesCollector(t *testing.T) {
+	replies, err := chronytest.LoadCaptures(filepath.Join("..", "chronyproto", "testdata", "captures", "chrony-4.8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"rtc", "smoothing", "client_accesses-21"} {
+		if err := replies.PutFile(chronytest.NoKey, filepath.Join("..", "chronyproto", "testdata", "handmade", name+".hex")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// CLIENT_ACCESSES is keyed by its first index.
+	p, _ := replies.Get(68, chronytest.NoKey)
+	replies.Set(68, chronytest.IndexKey(0), p)
+	f := chronytest.NewFake(t, "unixgram", replies)
+	enabled := map[string]bool{}
+	for _, n := range Names() {
+		enabled[n] = true
+	}
+	e, err := New(Config{Address: f.Addr(), Timeout: 3 * time.Second, Enabled: enabled}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e.ForContext(context.Background()))
+	gathered, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*dto.MetricFamily{}
+	for _, mf := range gathered {
+		want[mf.GetName()] = mf
+	}
+
+	rec := httptest.NewRecorder()
+	e.Handler(nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	got, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	if err != nil {
+		t.Fatalf("handler output does not parse: %v\n%s", err, rec.Body.String())
+	}
+	for _, c := range []string{"chrony_rtc_offset_seconds", "chrony_clients_ntp_drops", "chrony_smoothing_active", "chrony_sources_peer_info"} {
+		if want[c] == nil {
+			t.Errorf("the fixture does not exercise %s", c)
+		}
+	}
+	// The scrape durations differ between two scrapes by nature.
+	delete(want, "chrony_scrape_collector_duration_seconds")
+	delete(got, "chrony_scrape_collector_duration_seconds")
+	w, g := flatten(want), flatten(got)
+	if strings.Join(w, "\n") != strings.Join(g, "\n") {
+		for i := 0; i < len(w) || i < len(g); i++ {
+			var a, b string
+			if i < len(w) {
+				a = w[i]
+			}
+			if i < len(g) {
+				b = g[i]
+			}
+			if a != b {
+				t.Fatalf("first difference at line %d:\ncollector: %s\ntext:      %s", i, a, b)
+			}
+		}
+	}
+}
+
+func TestAppendFloatAndEscaping(t *testing.T) {
+	for v, want := range map[float64]string{1: "1", 0.25: "0.25", -3e-9: "-3e-09", 1795655939.5: "1.7956559395e+09"} {
+		if got := string(appendFloat(nil, v)); got != want {
+			t.Errorf("appendFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+	got := string(appendLabels(nil, []string{"a"}, []string{"x\"y\\z\n"}, "", ""))
+	if want := `{a="x\"y\\z\n"}`; got != want {
+		t.Errorf("escaping: %s, want %s", got, want)
+	}
+	if !model.LabelValue(`x"y`).IsValid() {
+		t.Fatal("model says quotes are invalid label values")
+	}
+}
