@@ -65,6 +65,7 @@ func (s seenLabels) first(address, name string) bool {
 type dnsCache struct {
 	mu      sync.Mutex
 	entries map[chronyproto.Address]dnsEntry
+	resolve func(ctx context.Context, ip netip.Addr) (string, error)
 }
 
 type dnsEntry struct {
@@ -79,7 +80,7 @@ const (
 )
 
 func newDNSCache() *dnsCache {
-	return &dnsCache{entries: map[chronyproto.Address]dnsEntry{}}
+	return &dnsCache{entries: map[chronyproto.Address]dnsEntry{}, resolve: reverseName}
 }
 
 // lookup returns the names of the snapshot's sources that have one,
@@ -109,7 +110,7 @@ func (d *dnsCache) lookup(ctx context.Context, snap *chronyproto.Snapshot) map[c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			name, err := reverseName(ctx, a.IP)
+			name, err := d.resolve(ctx, a.IP)
 			if ctx.Err() != nil {
 				return // no answer in time: try again next scrape
 			}
