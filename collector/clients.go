@@ -43,7 +43,11 @@ type histogram struct {
 }
 
 func newHistogram(buckets []float64) *histogram {
-	return &histogram{buckets: buckets, counts: map[float64]uint64{}}
+	h := &histogram{buckets: buckets, counts: map[float64]uint64{}}
+	for _, b := range buckets {
+		h.counts[b] = 0 // every bucket in every scrape, observed or not
+	}
+	return h
 }
 
 func (h *histogram) observe(v float64) {
@@ -69,9 +73,11 @@ func updateClients(s *scrape, ch sink) {
 	interval := newHistogram(clientsTimeBuckets)
 	drops := newHistogram(clientsDropBuckets)
 	for _, c := range s.Clients {
-		if c.NKEHits > 0 {
+		// A client that only sent commands (a monitor) is no NTP client.
+		switch {
+		case c.NKEHits > 0 || c.NKEDrops > 0:
 			nts++
-		} else {
+		case c.NTPHits > 0 || c.NTPDrops > 0:
 			ntp++
 		}
 		if c.NTPHits > 0 && c.LastNTPHitAgo != chronyproto.NeverHit {

@@ -230,8 +230,9 @@ type flight struct {
 }
 
 type flightCall struct {
-	done chan struct{}
-	res  *Scrape
+	done     chan struct{}
+	res      *Scrape
+	deadline time.Time // the read's; zero when it has none
 }
 
 func (f *flight) do(ctx context.Context, read func(context.Context) *Scrape) *Scrape {
@@ -244,7 +245,9 @@ func (f *flight) do(ctx context.Context, read func(context.Context) *Scrape) *Sc
 		// first caller's deadline but not its cancellation.
 		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		if d, ok := ctx.Deadline(); ok {
+			cancel()
 			rctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), d)
+			c.deadline = d
 		}
 		go func() {
 			defer cancel()
@@ -260,8 +263,17 @@ func (f *flight) do(ctx context.Context, read func(context.Context) *Scrape) *Sc
 	case <-c.done:
 		return c.res
 	case <-ctx.Done():
-		return &Scrape{Start: time.Now(), Err: fmt.Errorf("%w: waiting for the read of chronyd in progress: %w", chronyproto.ErrTimeout, ctx.Err())}
 	}
+	// The read ends by its own deadline. A caller whose deadline is not
+	// earlier (the one that started it, at least) waits for it: it then
+	// reports what each collector got, and the next scrape starts a new
+	// read instead of joining this finished one.
+	if d, ok := ctx.Deadline(); ok && !c.deadline.IsZero() && !d.Before(c.deadline) &&
+		errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		<-c.done
+		return c.res
+	}
+	return &Scrape{Start: time.Now(), Err: fmt.Errorf("%w: waiting for the read of chronyd in progress: %w", chronyproto.ErrTimeout, ctx.Err())}
 }
 
 // scrape is what a collector's update gets: the snapshot and helpers.
@@ -300,9 +312,17 @@ func (e *Exporter) CollectContext(ctx context.Context, ch chan<- prometheus.Metr
 // collect reads chronyd and hands every sample to out: the collectors'
 // code is the same whether the samples become prometheus.Metrics or text.
 func (e *Exporter) collect(ctx context.Context, ch sink) {
+	// The configured timeout bounds the reverse DNS lookups too.
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
 	s := e.Scrape(ctx)
 	upMetric.emit(ch, boolValue(s.Err == nil))
 	if s.Snapshot == nil {
+		// chronyd could not be reached: every collector failed.
+		for _, c := range e.enabled {
+			successMetric.emit(ch, 0, c.name)
+			durationMetric.emit(ch, time.Since(s.Start).Seconds(), c.name)
+		}
 		e.record(s)
 		return
 	}

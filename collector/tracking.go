@@ -61,15 +61,20 @@ func updateTracking(s *scrape, ch sink) {
 		return
 	}
 	synced := t.LeapStatus != chronyproto.LeapNotSynchronised
+	// The local reference's ID (7F7F0101) has no printable text.
+	refID := fmt.Sprintf("%08X", t.RefID)
+	name := t.ReferenceName()
+	if name == "" {
+		name = refID
+	}
 	address := t.Address.String()
 	if !t.Address.IsIP() {
-		address = t.ReferenceName()
+		address = name
 	}
-	name := t.ReferenceName()
 	if n, ok := s.names[t.Address]; ok {
 		name = n
 	}
-	trackingInfo.emit(ch, 1, address, name, fmt.Sprintf("%08X", t.RefID))
+	trackingInfo.emit(ch, 1, address, name, refID)
 	trackingLastOffset.emit(ch, t.LastOffset)
 	trackingRefTime.emit(ch, float64(t.RefTime.UnixNano())/1e9)
 	trackingSystemTime.emit(ch, t.CurrentCorrection)
