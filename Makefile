@@ -1,5 +1,6 @@
-# chrony_exporter. `make test` installs what the tests need (chrony) when it
-# runs as root on Debian, and says what to install otherwise.
+# chrony_exporter. `make test` installs what the tests need (chrony, and
+# promtool from Debian's prometheus package) when it runs as root on Debian,
+# and says what to install otherwise.
 
 GO          ?= go
 FUZZTIME    ?= 1m
@@ -27,11 +28,14 @@ FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' chronyproto/*_test.go
 
 all: lint build test
 
+# Compiles every package, and links the exporter in the repository root.
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' ./...
+	$(GO) build -ldflags '$(LDFLAGS)' -o chrony_exporter ./cmd/chrony_exporter
 
 test-deps:
 	@scripts/need.sh chronyd chrony
+	@scripts/need.sh promtool prometheus
 
 test: test-deps
 	$(GO) test -race -count=1 ./...

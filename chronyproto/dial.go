@@ -52,15 +52,42 @@ func (d *Dialer) Dial(ctx context.Context, address string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		ips, lerr := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-		if lerr != nil {
-			return nil, fmt.Errorf("resolving chronyd address %q: %w", host, lerr)
-		}
-		ip = ips[0]
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return d.DialUDP(ctx, netip.AddrPortFrom(ip.Unmap(), port))
 	}
-	return d.DialUDP(ctx, netip.AddrPortFrom(ip.Unmap(), port))
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, fmt.Errorf("resolving chronyd address %q: %w", host, err)
+	}
+	if len(ips) == 1 {
+		return d.DialUDP(ctx, netip.AddrPortFrom(ips[0].Unmap(), port))
+	}
+	// A name with several addresses (localhost: ::1 and 127.0.0.1) may
+	// reach chronyd on only some; like chronyc, take the first that answers.
+	var errs []error
+	for _, ip := range ips {
+		c, err := d.dialAnswering(ctx, netip.AddrPortFrom(ip.Unmap(), port))
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("no address of %q answers as chronyd: %w", host, errors.Join(errs...))
+}
+
+// dialAnswering connects over UDP and checks that chronyd answers there:
+// UDP has no connection, only an answer proves chronyd is there. A status
+// reply (even an error) is an answer.
+func (d *Dialer) dialAnswering(ctx context.Context, ap netip.AddrPort) (*Client, error) {
+	c, err := d.DialUDP(ctx, ap)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.NSources(ctx); err != nil && !errors.As(err, new(*StatusError)) {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // SplitHostPort splits a UDP address of chronyd into host and port, the
@@ -107,21 +134,14 @@ func (d *Dialer) dialAuto(ctx context.Context) (*Client, error) {
 		errs = append(errs, err)
 	}
 	for _, ap := range defaultUDPAddrs {
-		c, err := d.DialUDP(ctx, ap)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		c, err := d.dialAnswering(ctx, ap)
+		if err == nil {
+			return c, nil
 		}
-		// UDP has no connection: only an answer proves chronyd is there.
-		if _, err := c.NSources(ctx); err != nil && !errors.As(err, new(*StatusError)) {
-			c.Close()
-			errs = append(errs, err)
-			if errors.Is(err, ErrTimeout) {
-				break
-			}
-			continue
+		errs = append(errs, err)
+		if errors.Is(err, ErrTimeout) {
+			break
 		}
-		return c, nil
 	}
 	for _, err := range errs {
 		if errors.Is(err, ErrPermission) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -173,7 +174,7 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 		if extra != nil {
 			mfs, err := extra.Gather()
 			if err != nil {
-				e.logger.Log("level", "error", "msg", "gathering the exporter's own metrics", "err", err)
+				level.Error(e.logger).Log("msg", "gathering the exporter's own metrics", "err", err)
 			}
 			enc := expfmt.NewEncoder(buf, format)
 			for _, mf := range mfs {

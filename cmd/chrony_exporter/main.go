@@ -1,0 +1,104 @@
+// Command chrony_exporter serves chronyd's reports as Prometheus metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/second-hand/chrony_exporter/collector"
+)
+
+func main() {
+	app, opts := newApp()
+	if _, err := app.Parse(os.Args[1:]); err != nil {
+		app.Fatalf("%s, try --help", err)
+	}
+	cfg, err := opts.config()
+	if err != nil {
+		app.Fatalf("%s", err)
+	}
+	logs, err := newLoggers(os.Stderr, *opts.logLevel, *opts.logFormat)
+	if err != nil {
+		app.Fatalf("%s", err)
+	}
+	logger := logs.kit
+
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Chrony Exporter",
+		Description: "Prometheus exporter for chronyd",
+		Version:     version.Info(),
+		Links:       []web.LandingLinks{{Address: *opts.telemetryPath, Text: "Metrics"}},
+		// No pprof handlers are served, so the page must not link to them.
+		Profiling: "false",
+	})
+	if err != nil {
+		app.Fatalf("%s", err)
+	}
+	exporter, err := collector.New(cfg, logger)
+	if err != nil {
+		app.Fatalf("%s", err)
+	}
+	defer exporter.Close()
+
+	server := &http.Server{
+		Handler:           newRouter(exporter, landing, *opts.telemetryPath, cfg.Timeout),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	level.Info(logger).Log("msg", "Starting chrony_exporter", "version", version.Info(), "chrony_address", addressText(cfg.Address))
+	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
+	var enabled []string
+	for _, st := range exporter.States() {
+		enabled = append(enabled, st.Name)
+	}
+	level.Info(logger).Log("msg", "Enabled collectors", "collectors", strings.Join(enabled, ","))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(server, opts.web, logs.slog) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		level.Info(logger).Log("msg", "Shutting down")
+		// Scrapes in progress end within the timeout; let them finish.
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+time.Second)
+		defer cancel()
+		err = server.Shutdown(sctx)
+		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Error(logger).Log("msg", "Exporter stopped", "err", serveError(err))
+		exporter.Close()
+		os.Exit(1)
+	}
+}
+
+// addressText names the automatic address in the startup line.
+func addressText(address string) string {
+	if address == "" {
+		return "automatic"
+	}
+	return address
+}
+
+// serveError adds what to do to the errors a user can fix.
+func serveError(err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another process listens on that address; stop it or choose another with --web.listen-address", err)
+	}
+	return err
+}
