@@ -401,6 +401,15 @@ func errText(err error) string {
 	return err.Error()
 }
 
+// Read reads chronyd (or joins a read in progress) as a scrape does, keeps
+// and logs the collectors' states, and returns both: the status page shows
+// what the metrics would.
+func (e *Exporter) Read(ctx context.Context) (*Scrape, []CollectorState) {
+	s := e.Scrape(ctx)
+	e.record(s)
+	return s, e.States()
+}
+
 // States returns the state of every enabled collector after the last
 // scrape, sorted by name.
 func (e *Exporter) States() []CollectorState {
