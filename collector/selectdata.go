@@ -16,7 +16,7 @@ var (
 		"Selection options of the source as configured and in effect, as chronyc prints them: N noselect, P prefer, T trust, R require, - unset.",
 		"source_address", "source_name", "configured", "effective")
 	selectLastSample = gauge("selectdata", "selectdata_last_sample_age_seconds",
-		"Time since the last sample of the source.", sourceLabelNames...)
+		"Time since the last sample of the source; absent while there is none.", sourceLabelNames...)
 	selectScore = gauge("selectdata", "selectdata_score",
 		"Score of the source for reselection; the selected source has 1.", sourceLabelNames...)
 	selectLow = gauge("selectdata", "selectdata_interval_low_seconds",
@@ -52,7 +52,9 @@ func updateSelectData(s *scrape, ch sink) {
 		selectState.emit(ch, 1, a, n, string(rune(d.State)), d.State.String())
 		selectLeap.emit(ch, float64(d.Leap), a, n)
 		selectOptions.emit(ch, 1, a, n, d.ConfOptions.String(), d.EffOptions.String())
-		selectLastSample.emit(ch, d.LastSampleAgo.Seconds(), a, n)
+		if src.HasSample {
+			selectLastSample.emit(ch, d.LastSampleAgo.Seconds(), a, n)
+		}
 		selectScore.emit(ch, d.Score, a, n)
 		selectLow.emit(ch, d.LoLimit, a, n)
 		selectHigh.emit(ch, d.HiLimit, a, n)

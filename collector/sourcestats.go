@@ -14,7 +14,7 @@ var (
 	sourcestatsSpan = gauge("sourcestats", "sourcestats_span_seconds",
 		"Interval between the oldest and newest samples.", sourceLabelNames...)
 	sourcestatsStdDev = gauge("sourcestats", "sourcestats_stddev",
-		"Estimated sample standard deviation, in seconds.", sourceLabelNames...)
+		"Estimated sample standard deviation, in seconds; this and the estimates below are absent while the source has no samples.", sourceLabelNames...)
 	sourcestatsFrequency = gauge("sourcestats", "sourcestats_frequency_ppms",
 		"Estimated residual frequency for the source, in ppm.", sourceLabelNames...)
 	sourcestatsSkew = gauge("sourcestats", "sourcestats_frequency_skew_ppms",
@@ -51,6 +51,11 @@ func updateSourceStats(s *scrape, ch sink) {
 		sourcestatsSamples.emit(ch, float64(st.NSamples), addr, name)
 		sourcestatsRuns.emit(ch, float64(st.NRuns), addr, name)
 		sourcestatsSpan.emit(ch, st.Span.Seconds(), addr, name)
+		// Without samples chronyd sends placeholders (4 s, 2000 ppm) that
+		// would only distort graphs and max() over sources.
+		if st.NSamples == 0 {
+			continue
+		}
 		sourcestatsStdDev.emit(ch, st.StdDev, addr, name)
 		sourcestatsFrequency.emit(ch, st.ResidFreqPPM, addr, name)
 		sourcestatsSkew.emit(ch, st.SkewPPM, addr, name)
