@@ -94,6 +94,7 @@ type Exporter struct {
 	client *chronyproto.Client
 
 	flight flight
+	spares spares
 
 	stateMu sync.Mutex
 	states  map[string]*CollectorState
