@@ -1,6 +1,6 @@
-# chrony_exporter. `make test` installs what the tests need (chrony, and
-# promtool from Debian's prometheus package) when it runs as root on Debian,
-# and says what to install otherwise.
+# chrony_exporter. `make test` installs what the tests need (chrony, promtool
+# from Debian's prometheus package, and chromium for the status page's browser
+# tests) when it runs as root on Debian, and says what to install otherwise.
 
 GO          ?= go
 FUZZTIME    ?= 1m
@@ -36,6 +36,7 @@ build:
 test-deps:
 	@scripts/need.sh chronyd chrony
 	@scripts/need.sh promtool prometheus
+	@scripts/need.sh chromium chromium
 
 test: test-deps
 	$(GO) test -race -count=1 ./...

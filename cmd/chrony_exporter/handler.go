@@ -42,9 +42,10 @@ func scrapeTimeout(header string, limit time.Duration) time.Duration {
 	return min(limit, prom-margin)
 }
 
-// newRouter serves the metrics on telemetryPath and the landing page on
-// everything else (which answers 404 but for /).
-func newRouter(e *collector.Exporter, landing http.Handler, telemetryPath string, timeout time.Duration) http.Handler {
+// newRouter serves the metrics on telemetryPath and the status page
+// (statuspage.Handler: / and /api/status, 404 for anything else) on every
+// other path.
+func newRouter(e *collector.Exporter, page http.Handler, telemetryPath string, timeout time.Duration) http.Handler {
 	base := prometheus.NewRegistry()
 	base.MustRegister(
 		collectors.NewGoCollector(),
@@ -59,7 +60,7 @@ func newRouter(e *collector.Exporter, landing http.Handler, telemetryPath string
 			metrics.ServeHTTP(w, r)
 			return
 		}
-		landing.ServeHTTP(w, r)
+		page.ServeHTTP(w, r)
 	})
 }
 

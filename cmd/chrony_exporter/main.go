@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/statuspage"
 )
 
 func main() {
@@ -34,25 +35,20 @@ func main() {
 	}
 	logger := logs.kit
 
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "Chrony Exporter",
-		Description: "Prometheus exporter for chronyd",
-		Version:     version.Info(),
-		Links:       []web.LandingLinks{{Address: *opts.telemetryPath, Text: "Metrics"}},
-		// No pprof handlers are served, so the page must not link to them.
-		Profiling: "false",
-	})
-	if err != nil {
-		app.Fatalf("%s", err)
-	}
 	exporter, err := collector.New(cfg, logger)
 	if err != nil {
 		app.Fatalf("%s", err)
 	}
 	defer exporter.Close()
 
+	page := statuspage.New(exporter, statuspage.Info{
+		Version:       version.Version,
+		TelemetryPath: *opts.telemetryPath,
+		Timeout:       cfg.Timeout,
+		Address:       cfg.Address,
+	})
 	server := &http.Server{
-		Handler:           newRouter(exporter, landing, *opts.telemetryPath, cfg.Timeout),
+		Handler:           newRouter(exporter, page, *opts.telemetryPath, cfg.Timeout),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

@@ -1,0 +1,584 @@
+package statuspage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/second-hand/chrony_exporter/chronyproto"
+	"github.com/second-hand/chrony_exporter/collector"
+)
+
+// Status is what the page shows, and the document /api/status serves.
+// Times are in seconds and frequencies in ppm, as chronyd sends them;
+// numbers that are not finite are null.
+type Status struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	Chronyd     Chronyd   `json:"chronyd"`
+	// Problems are the banner's entries, most serious first; empty when
+	// everything worked.
+	Problems []Problem `json:"problems"`
+	// Tracking is null when it was not read.
+	Tracking *Tracking `json:"tracking"`
+	// Sources and SourceStats are null when they were not read, and
+	// empty when chronyd has none.
+	Sources     []Source      `json:"sources"`
+	SourceStats []SourceStats `json:"sourcestats"`
+	RTC         RTC           `json:"rtc"`
+	Exporter    Exporter      `json:"exporter"`
+	// Unavailable says, per section ("tracking", "sources",
+	// "sourcestats"), why it has no data.
+	Unavailable map[string]string `json:"unavailable,omitempty"`
+}
+
+// Chronyd is the daemon the exporter reads.
+type Chronyd struct {
+	// Address is unix:///path or udp://host:port, or the configured
+	// address when chronyd could not be reached.
+	Address string `json:"address"`
+	// Transport is "unix", "udp", or "" when chronyd could not be reached.
+	Transport string `json:"transport"`
+	// Up is whether chronyd answered.
+	Up    bool   `json:"up"`
+	Error string `json:"error,omitempty"`
+}
+
+// Problem is one entry of the error banner.
+type Problem struct {
+	// Kind is one of the Kind constants.
+	Kind string `json:"kind"`
+	// Severity is "error" (nothing or a default report could be read) or
+	// "warning".
+	Severity string `json:"severity"`
+	// Message says what is wrong and what to do, in a sentence or two.
+	Message string `json:"message"`
+	// Detail is the error as the exporter got it.
+	Detail    string `json:"detail,omitempty"`
+	Collector string `json:"collector,omitempty"`
+	Report    string `json:"report,omitempty"`
+}
+
+// The kinds of Problem.
+const (
+	KindNotRunning      = "not_running"
+	KindPermission      = "permission"
+	KindTimeout         = "timeout"
+	KindNeedsUnixSocket = "needs_unix_socket"
+	KindTooOld          = "too_old"
+	KindNotEnabled      = "not_enabled"
+	KindOther           = "other"
+)
+
+// Tracking is chronyd's tracking report.
+type Tracking struct {
+	// Synchronized is whether the leap status is not "Not synchronised".
+	Synchronized bool   `json:"synchronized"`
+	RefID        string `json:"ref_id"`
+	// Reference names the reference: its configured name or address, a
+	// refclock's or the local reference's ID text; "" when there is none.
+	Reference        string `json:"reference"`
+	ReferenceAddress string `json:"reference_address,omitempty"`
+	Stratum          uint16 `json:"stratum"`
+	LeapStatus       string `json:"leap_status"`
+	LeapStatusCode   uint16 `json:"leap_status_code"`
+	// RefTime is null when chronyd has never updated the clock.
+	RefTime *time.Time `json:"ref_time"`
+	// CurrentCorrection has chronyc's sign: positive when the system
+	// clock is slow of NTP time. The page shows its opposite, system time
+	// minus NTP time.
+	CurrentCorrection Float `json:"current_correction_seconds"`
+	LastOffset        Float `json:"last_offset_seconds"`
+	RMSOffset         Float `json:"rms_offset_seconds"`
+	Frequency         Float `json:"frequency_ppm"`
+	ResidualFrequency Float `json:"residual_frequency_ppm"`
+	Skew              Float `json:"skew_ppm"`
+	RootDelay         Float `json:"root_delay_seconds"`
+	RootDispersion    Float `json:"root_dispersion_seconds"`
+	UpdateInterval    Float `json:"update_interval_seconds"`
+	MaxError          Float `json:"max_error_seconds"`
+}
+
+// SystemOffset is system time minus NTP time: positive when the system
+// clock is ahead.
+func (t *Tracking) SystemOffset() Float { return -t.CurrentCorrection }
+
+// Source is one line of chronyc sources, with selectdata's reason.
+type Source struct {
+	// Name is the configured name when chronyd has one, else what
+	// chronyc -n shows.
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	Mode        string `json:"mode"`
+	ModeSymbol  string `json:"mode_symbol"`
+	State       string `json:"state"`
+	StateSymbol string `json:"state_symbol"`
+	// Selected is chronyd's current best source.
+	Selected bool `json:"selected"`
+	// Reachable is whether any of the last 8 polls was answered.
+	Reachable   bool   `json:"reachable"`
+	Stratum     uint16 `json:"stratum"`
+	Poll        int16  `json:"poll"`
+	Reach       uint8  `json:"reach"`
+	ReachOctal  string `json:"reach_octal"`
+	HasSample   bool   `json:"has_sample"`
+	LastRx      *int64 `json:"last_rx_seconds"` // null: no sample yet
+	Adjusted    Float  `json:"last_sample_adjusted_seconds"`
+	Measured    Float  `json:"last_sample_measured_seconds"`
+	SampleError Float  `json:"last_sample_error_seconds"`
+	// SelectState is selectdata's letter and SelectReason its meaning,
+	// when chronyd answered selectdata.
+	SelectState  string `json:"select_state,omitempty"`
+	SelectReason string `json:"select_reason,omitempty"`
+}
+
+// SourceStats is one line of chronyc sourcestats.
+// The estimates are null while the source has no samples.
+type SourceStats struct {
+	Name      string `json:"name"`
+	Address   string `json:"address"`
+	Samples   uint32 `json:"samples"`
+	Runs      uint32 `json:"runs"`
+	Span      int64  `json:"span_seconds"`
+	Frequency Float  `json:"frequency_ppm"`
+	Skew      Float  `json:"skew_ppm"`
+	Offset    Float  `json:"offset_seconds"`
+	StdDev    Float  `json:"stddev_seconds"`
+}
+
+// The states of the RTC section.
+const (
+	RTCOK            = "ok"
+	RTCNotConfigured = "not_configured"
+	RTCOff           = "off"
+	RTCUnavailable   = "unavailable"
+)
+
+// RTC is chronyd's model of the hardware clock.
+type RTC struct {
+	// Status is one of the RTC constants; the other fields are set when
+	// it is "ok".
+	Status string `json:"status"`
+	// Message explains a status other than "ok".
+	Message string     `json:"message,omitempty"`
+	RefTime *time.Time `json:"ref_time,omitempty"`
+	Samples uint16     `json:"samples,omitempty"`
+	Runs    uint16     `json:"runs,omitempty"`
+	Span    int64      `json:"span_seconds,omitempty"`
+	Offset  *Float     `json:"offset_seconds,omitempty"` // how far the RTC is ahead
+	Drift   *Float     `json:"drift_ppm,omitempty"`      // how fast it gains
+}
+
+// Exporter is the exporter's own state.
+type Exporter struct {
+	Version       string `json:"version"`
+	TelemetryPath string `json:"telemetry_path"`
+	Timeout       Float  `json:"timeout_seconds"`
+	// Address is the configured --chrony.address; "" is automatic.
+	ConfiguredAddress string    `json:"configured_address"`
+	ScrapeStart       time.Time `json:"scrape_start"`
+	ScrapeDuration    Float     `json:"scrape_duration_seconds"`
+	// Collectors holds every collector, enabled or not, by name.
+	Collectors []Collector `json:"collectors"`
+}
+
+// The states of a collector.
+const (
+	CollectorOK      = "ok"
+	CollectorSkipped = "skipped"
+	CollectorError   = "error"
+	CollectorOff     = "off"
+	CollectorUnknown = "unknown"
+)
+
+// Collector is the state of one collector after the read.
+type Collector struct {
+	Name string `json:"name"`
+	// State is one of the Collector constants.
+	State string `json:"state"`
+	// Reason is why it was skipped or failed.
+	Reason string `json:"reason,omitempty"`
+	// Since is when it entered its state.
+	Since *time.Time `json:"since,omitempty"`
+}
+
+// Float is a number that marshals to JSON null when it is NaN or ±Inf,
+// which encoding/json refuses.
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(v)
+}
+
+// build turns one read of chronyd into a Status.
+func build(s *collector.Scrape, states []collector.CollectorState, info Info, now time.Time) *Status {
+	st := &Status{
+		GeneratedAt: now.UTC(),
+		Problems:    []Problem{},
+		Unavailable: map[string]string{},
+	}
+	st.Chronyd = Chronyd{Address: s.Address, Up: s.Err == nil && s.Snapshot != nil}
+	if s.Address == "" {
+		st.Chronyd.Address = configuredAddress(info.Address)
+	} else if i := strings.Index(s.Address, "://"); i > 0 {
+		st.Chronyd.Transport = s.Address[:i]
+	}
+	if s.Err != nil {
+		st.Chronyd.Error = s.Err.Error()
+	}
+	st.Exporter = exporterState(s, states, info)
+	st.Problems = problems(s, states, st.Chronyd.Address, info)
+
+	snap := s.Snapshot
+	if snap == nil {
+		snap = &chronyproto.Snapshot{}
+	}
+	names := map[chronyproto.Address]string{}
+	for i := range snap.Sources {
+		if n := snap.Sources[i].ConfiguredName; n != "" {
+			names[snap.Sources[i].Address] = n
+		}
+	}
+	enabled := map[string]bool{}
+	for _, c := range st.Exporter.Collectors {
+		enabled[c.Name] = c.State != CollectorOff
+	}
+	unavailable := func(section, coll string, r chronyproto.Report) {
+		switch {
+		case !enabled[coll]:
+			st.Unavailable[section] = fmt.Sprintf("The %s collector is turned off (--collector.%s turns it on).", coll, coll)
+		case s.Err != nil:
+			st.Unavailable[section] = "chronyd did not answer."
+		case snap.Err(r) != nil:
+			st.Unavailable[section] = "chronyd did not send the " + r.String() + " report: " + snap.Err(r).Error()
+		default:
+			st.Unavailable[section] = "chronyd did not send the " + r.String() + " report."
+		}
+	}
+
+	if t := snap.Tracking; t != nil {
+		st.Tracking = tracking(t, names)
+	} else {
+		unavailable("tracking", "tracking", chronyproto.ReportTracking)
+	}
+
+	// A list cut short by an error is still shown; the banner says why.
+	ok := func(r chronyproto.Report, some bool) bool {
+		return s.Snapshot != nil && snap.Asked(r) && (some || s.Err == nil && snap.Err(r) == nil)
+	}
+	if ok(chronyproto.ReportSources, len(snap.Sources) > 0) {
+		st.Sources = []Source{}
+		for i := range snap.Sources {
+			st.Sources = append(st.Sources, source(&snap.Sources[i]))
+		}
+	} else {
+		unavailable("sources", "sources", chronyproto.ReportSources)
+	}
+
+	if ok(chronyproto.ReportSourceStats, hasStats(snap)) {
+		st.SourceStats = []SourceStats{}
+		for i := range snap.Sources {
+			if snap.Sources[i].Stats != nil {
+				st.SourceStats = append(st.SourceStats, sourceStats(&snap.Sources[i]))
+			}
+		}
+	} else {
+		unavailable("sourcestats", "sourcestats", chronyproto.ReportSourceStats)
+	}
+
+	st.RTC = rtc(s, snap, enabled["rtc"])
+	if len(st.Unavailable) == 0 {
+		st.Unavailable = nil
+	}
+	return st
+}
+
+func hasStats(snap *chronyproto.Snapshot) bool {
+	for i := range snap.Sources {
+		if snap.Sources[i].Stats != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// configuredAddress names the address the exporter was told to use, in
+// the form of Scrape.Address where it can.
+func configuredAddress(a string) string {
+	switch {
+	case a == "":
+		var all []string
+		for _, p := range chronyproto.DefaultSocketPaths {
+			all = append(all, "unix://"+p)
+		}
+		all = append(all, "udp://127.0.0.1:323", "udp://[::1]:323")
+		return strings.Join(all, ", ")
+	case strings.HasPrefix(a, "/"):
+		return "unix://" + a
+	case strings.Contains(a, "://"):
+		return a
+	}
+	return "udp://" + a
+}
+
+func tracking(t *chronyproto.Tracking, names map[chronyproto.Address]string) *Tracking {
+	out := &Tracking{
+		Synchronized:      t.LeapStatus != chronyproto.LeapNotSynchronised,
+		RefID:             RefID(t.RefID),
+		Stratum:           t.Stratum,
+		LeapStatus:        t.LeapStatus.String(),
+		LeapStatusCode:    uint16(t.LeapStatus),
+		CurrentCorrection: Float(t.CurrentCorrection),
+		LastOffset:        Float(t.LastOffset),
+		RMSOffset:         Float(t.RMSOffset),
+		Frequency:         Float(t.FreqPPM),
+		ResidualFrequency: Float(t.ResidFreqPPM),
+		Skew:              Float(t.SkewPPM),
+		RootDelay:         Float(t.RootDelay),
+		RootDispersion:    Float(t.RootDispersion),
+		UpdateInterval:    Float(t.LastUpdateInterval),
+		MaxError:          Float(t.MaxError()),
+	}
+	if !isNever(t.RefTime) {
+		rt := t.RefTime.UTC()
+		out.RefTime = &rt
+	}
+	switch {
+	case t.Address.IsIP():
+		out.ReferenceAddress = t.Address.String()
+		out.Reference = out.ReferenceAddress
+		if n, ok := names[t.Address]; ok {
+			out.Reference = n
+		}
+	case t.RefID != 0:
+		// A refclock, or the local reference (LOCL).
+		out.Reference = chronyproto.RefIDText(t.RefID)
+		if out.Reference == "" {
+			out.Reference = out.RefID
+		}
+	}
+	return out
+}
+
+func source(src *chronyproto.Source) Source {
+	out := Source{
+		Name:        src.Name(),
+		Address:     src.Name(),
+		Mode:        src.Mode.String(),
+		ModeSymbol:  src.Mode.Symbol(),
+		State:       src.State.String(),
+		StateSymbol: src.State.Symbol(),
+		Selected:    src.State == chronyproto.StateSelected,
+		Reachable:   src.Reachability != 0,
+		Stratum:     src.Stratum,
+		Poll:        src.Poll,
+		Reach:       src.Reachability,
+		ReachOctal:  Reach(src.Reachability),
+		HasSample:   src.HasSample,
+		Adjusted:    Float(src.LatestMeas),
+		Measured:    Float(src.OrigLatestMeas),
+		SampleError: Float(src.LatestMeasErr),
+	}
+	if src.ConfiguredName != "" {
+		out.Name = src.ConfiguredName
+	}
+	if src.HasSample {
+		secs := int64(src.LastSampleAgo / time.Second)
+		out.LastRx = &secs
+	}
+	if src.Select != nil {
+		out.SelectState = string(rune(src.Select.State))
+		out.SelectReason = src.Select.State.String()
+	}
+	return out
+}
+
+func sourceStats(src *chronyproto.Source) SourceStats {
+	s := src.Stats
+	out := SourceStats{
+		Name:      s.Name(),
+		Address:   s.Name(),
+		Samples:   s.NSamples,
+		Runs:      s.NRuns,
+		Span:      int64(s.Span / time.Second),
+		Frequency: Float(s.ResidFreqPPM),
+		Skew:      Float(s.SkewPPM),
+		Offset:    Float(s.EstOffset),
+		StdDev:    Float(s.StdDev),
+	}
+	if src.ConfiguredName != "" {
+		out.Name = src.ConfiguredName
+	}
+	if s.NSamples == 0 {
+		// chronyd's placeholders (4 s, 2000 ppm) are no estimates; the
+		// metrics leave them out too.
+		nan := Float(math.NaN())
+		out.Frequency, out.Skew, out.Offset, out.StdDev = nan, nan, nan, nan
+	}
+	return out
+}
+
+func rtc(s *collector.Scrape, snap *chronyproto.Snapshot, enabled bool) RTC {
+	if r := snap.RTC; r != nil {
+		out := RTC{
+			Status:  RTCOK,
+			Samples: r.NSamples,
+			Runs:    r.NRuns,
+			Span:    int64(r.Span / time.Second),
+		}
+		if !isNever(r.RefTime) {
+			rt := r.RefTime.UTC()
+			out.RefTime = &rt
+		}
+		off, drift := Float(r.SecondsFast), Float(r.GainRatePPM)
+		out.Offset, out.Drift = &off, &drift
+		return out
+	}
+	err := snap.Err(chronyproto.ReportRTC)
+	switch {
+	case !enabled:
+		return RTC{Status: RTCOff, Message: "The rtc collector is turned off (--collector.rtc turns it on)."}
+	case errors.Is(err, chronyproto.ErrNotEnabled):
+		return RTC{Status: RTCNotConfigured, Message: "RTC tracking not configured"}
+	case s.Err != nil:
+		return RTC{Status: RTCUnavailable, Message: "chronyd did not answer."}
+	case err != nil:
+		return RTC{Status: RTCUnavailable, Message: "chronyd did not send the rtcdata report: " + err.Error()}
+	}
+	return RTC{Status: RTCUnavailable, Message: "chronyd did not send the rtcdata report."}
+}
+
+func exporterState(s *collector.Scrape, states []collector.CollectorState, info Info) Exporter {
+	out := Exporter{
+		Version:           info.Version,
+		TelemetryPath:     info.TelemetryPath,
+		Timeout:           Float(info.Timeout.Seconds()),
+		ConfiguredAddress: info.Address,
+		ScrapeStart:       s.Start.UTC(),
+		ScrapeDuration:    Float(s.Duration.Seconds()),
+	}
+	seen := map[string]bool{}
+	for _, cs := range states {
+		seen[cs.Name] = true
+		c := Collector{Name: cs.Name}
+		switch {
+		case cs.Skipped != "":
+			c.State, c.Reason = CollectorSkipped, cs.Skipped
+		case cs.Err != nil:
+			c.State, c.Reason = CollectorError, cs.Err.Error()
+		case cs.Since.IsZero():
+			c.State = CollectorUnknown
+		default:
+			c.State = CollectorOK
+		}
+		if !cs.Since.IsZero() {
+			since := cs.Since.UTC()
+			c.Since = &since
+		}
+		out.Collectors = append(out.Collectors, c)
+	}
+	for _, name := range collector.Names() {
+		if !seen[name] {
+			out.Collectors = append(out.Collectors, Collector{Name: name, State: CollectorOff})
+		}
+	}
+	sort.Slice(out.Collectors, func(i, j int) bool { return out.Collectors[i].Name < out.Collectors[j].Name })
+	return out
+}
+
+// problems lists what went wrong in the read, with what to do about it.
+func problems(s *collector.Scrape, states []collector.CollectorState, addr string, info Info) []Problem {
+	out := []Problem{}
+	if s.Err != nil {
+		// chronyd did not answer: one problem, not one per collector.
+		return append(out, connectionProblem(s.Err, addr, info))
+	}
+	for _, cs := range states {
+		if cs.Err == nil || cs.Skipped != "" {
+			continue
+		}
+		out = append(out, collectorProblem(cs, addr))
+	}
+	return out
+}
+
+// defaultUDP is the address that reaches a local chronyd's monitoring
+// reports without the Unix socket.
+const defaultUDP = "--chrony.address=udp://127.0.0.1:323"
+
+func connectionProblem(err error, addr string, info Info) Problem {
+	p := Problem{Severity: "error", Detail: err.Error()}
+	var perm *chronyproto.PermissionError
+	switch {
+	case errors.As(err, &perm):
+		p.Kind = KindPermission
+		if perm.Group != "" {
+			p.Message = fmt.Sprintf("Permission denied on chronyd's socket %s. Run the exporter as root or as a member of group %q, which owns %s; or use %s for the monitoring reports.",
+				perm.Path, perm.Group, dirOf(perm.Path), defaultUDP)
+		} else {
+			p.Message = fmt.Sprintf("Permission denied on chronyd's socket %s. Run the exporter as root or as a member of the group that owns %s; or use %s for the monitoring reports.",
+				perm.Path, dirOf(perm.Path), defaultUDP)
+		}
+	case errors.Is(err, chronyproto.ErrPermission):
+		p.Kind = KindPermission
+		p.Message = fmt.Sprintf("Permission denied on chronyd's socket at %s. Run the exporter as root or as a member of the group that owns the socket's directory; or use %s for the monitoring reports.", addr, defaultUDP)
+	case errors.Is(err, chronyproto.ErrNotRunning):
+		p.Kind = KindNotRunning
+		p.Message = fmt.Sprintf("Unable to connect to chronyd at %s. Is the service running?", addr)
+	case errors.Is(err, chronyproto.ErrTimeout):
+		p.Kind = KindTimeout
+		p.Message = fmt.Sprintf("chronyd at %s did not answer within %s (--chrony.timeout). Is it overloaded, or does a firewall drop its replies?", addr, Duration(info.Timeout))
+	default:
+		p.Kind = KindOther
+		p.Message = fmt.Sprintf("Unable to read chronyd at %s.", addr)
+	}
+	return p
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i > 0 {
+		return path[:i]
+	}
+	return path
+}
+
+func collectorProblem(cs collector.CollectorState, addr string) Problem {
+	p := Problem{Severity: "warning", Collector: cs.Name, Detail: cs.Err.Error(), Report: cs.Name}
+	var se *chronyproto.StatusError
+	if errors.As(cs.Err, &se) {
+		p.Report = se.Report.String()
+	}
+	switch {
+	case errors.Is(cs.Err, chronyproto.ErrNeedsUnixSocket):
+		p.Kind = KindNeedsUnixSocket
+		p.Message = fmt.Sprintf("chronyd refuses the %s report over UDP: it needs chronyd's Unix socket. Use --chrony.address=unix:///run/chrony/chronyd.sock, allow it with chronyd's opencommands (4.7+), or turn the collector off with --no-collector.%s.",
+			p.Report, cs.Name)
+	case errors.Is(cs.Err, chronyproto.ErrTooOld):
+		p.Kind = KindTooOld
+		p.Message = fmt.Sprintf("chronyd at %s is too old for the %s report. Upgrade chrony, or turn the collector off with --no-collector.%s.",
+			addr, p.Report, cs.Name)
+	case errors.Is(cs.Err, chronyproto.ErrNotEnabled):
+		p.Kind = KindNotEnabled
+		p.Message = fmt.Sprintf("chronyd has the facility behind the %s report turned off. Enable it in chrony.conf, or turn the collector off with --no-collector.%s.",
+			p.Report, cs.Name)
+	case errors.Is(cs.Err, chronyproto.ErrPermission):
+		p.Kind = KindPermission
+		p.Severity = "error"
+		p.Message = fmt.Sprintf("Permission denied reading the %s report. Run the exporter as root or in chronyd's group, or use %s for the monitoring reports.", p.Report, defaultUDP)
+	case errors.Is(cs.Err, chronyproto.ErrTimeout):
+		p.Kind = KindTimeout
+		p.Message = fmt.Sprintf("chronyd at %s did not answer the %s report in time (--chrony.timeout).", addr, p.Report)
+	default:
+		p.Kind = KindOther
+		p.Message = fmt.Sprintf("The %s collector failed.", cs.Name)
+	}
+	return p
+}
