@@ -1,0 +1,282 @@
+//go:build linux
+
+// Command scrapebench measures the built exporter against a real chronyd
+// (chronytest's lab) with different numbers of sources: scrape latency
+// (p50, p99) with Accept-Encoding: gzip as Prometheus sends it, the series
+// per scrape, and the exporter's resident memory (VmRSS now, VmHWM its
+// peak). `make bench` runs it after the Go benchmarks:
+//
+//	go run ./internal/scrapebench -exporter ./chrony_exporter -sources 1,16,64
+//
+// Each lab has N reachable sources plus the lab's unreachable and noselect
+// ones, so chronyd reports N+2. A lab of 64 sources takes about 40 s to
+// settle. It needs root, as the lab does.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
+)
+
+type result struct {
+	reachable, sources   int
+	series, chronySeries int
+	gzipBytes            int
+	p50, p99             time.Duration
+	rssKiB, hwmKiB       int
+	scrapes              int
+}
+
+func main() {
+	exporter := flag.String("exporter", "./chrony_exporter", "the exporter binary (make bench builds it)")
+	sourcesFlag := flag.String("sources", "1,16,64", "comma-separated numbers of reachable sources, one lab each")
+	scrapes := flag.Int("scrapes", 300, "scrapes measured per lab, one after another")
+	warmup := flag.Int("warmup", 20, "scrapes before measuring")
+	flag.Parse()
+
+	var ns []int
+	for _, f := range strings.Split(*sourcesFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fatalf("-sources: %q is not a positive number", f)
+		}
+		ns = append(ns, n)
+	}
+	bin, err := filepath.Abs(*exporter)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		fatalf("no exporter binary: %v (make bench builds it)", err)
+	}
+
+	var results []result
+	for _, n := range ns {
+		r, err := measure(bin, n, *warmup, *scrapes)
+		if err != nil {
+			fatalf("%d sources: %v", n, err)
+		}
+		results = append(results, r)
+	}
+
+	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip\n\n", *exporter, *scrapes)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "reachable\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tVmRSS\tVmHWM\t")
+	for _, r := range results {
+		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
+			r.reachable, r.sources, r.series, r.chronySeries, r.gzipBytes,
+			ms(r.p50), ms(r.p99), float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024)
+	}
+	w.Flush()
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "scrapebench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+}
+
+func measure(bin string, n, warmup, scrapes int) (r result, err error) {
+	r.reachable, r.scrapes = n, scrapes
+	fmt.Fprintf(os.Stderr, ">> %d reachable sources: starting chronyd...\n", n)
+	t0 := time.Now()
+	lab, err := chronytest.Start(context.Background(), chronytest.Config{Reachable: n})
+	if err != nil {
+		return r, err
+	}
+	defer func() {
+		if cerr := lab.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	fmt.Fprintf(os.Stderr, ">> %d reachable sources: chronyd settled after %.1fs; scraping\n", n, time.Since(t0).Seconds())
+
+	addr, err := freeAddr()
+	if err != nil {
+		return r, err
+	}
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "--chrony.address=unix://"+lab.SocketPath, "--web.listen-address="+addr, "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+
+	client := &http.Client{
+		Timeout: 10 * time.Second,
+		// The header is set by hand, as Prometheus does, and the body is
+		// read compressed: decompressing is the scraper's cost.
+		Transport: &http.Transport{DisableCompression: true},
+	}
+	url := "http://" + addr + "/metrics"
+	scrape := func() ([]byte, time.Duration, error) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		req.Header.Set("Accept-Encoding", "gzip")
+		// What Prometheus 2.x sends.
+		req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, 0, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(start)
+		if err != nil {
+			return nil, 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		if resp.Header.Get("Content-Encoding") != "gzip" {
+			return nil, 0, fmt.Errorf("GET %s: not gzipped (Content-Encoding %q)", url, resp.Header.Get("Content-Encoding"))
+		}
+		return body, d, nil
+	}
+
+	// Ready when chronyd answers and reports every source.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, _, err := scrape()
+		if err == nil {
+			text, err := gunzip(body)
+			if err != nil {
+				return r, err
+			}
+			if regexp.MustCompile(`(?m)^chrony_up 1$`).Match(text) {
+				r.sources = countSeries(text, "chrony_sources_state_info{")
+				if r.sources == n+2 {
+					break
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("the exporter did not report chrony_up 1 and %d sources within 30s (last: %v)\n%s", n+2, err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	for range warmup {
+		if _, _, err := scrape(); err != nil {
+			return r, err
+		}
+	}
+	times := make([]time.Duration, 0, scrapes)
+	var last []byte
+	for range scrapes {
+		body, d, err := scrape()
+		if err != nil {
+			return r, err
+		}
+		times = append(times, d)
+		last = body
+	}
+	slices.Sort(times)
+	r.p50 = times[(len(times)-1)*50/100]
+	r.p99 = times[(len(times)*99+99)/100-1]
+	r.gzipBytes = len(last)
+	text, err := gunzip(last)
+	if err != nil {
+		return r, err
+	}
+	r.series = countSeries(text, "")
+	r.chronySeries = countSeries(text, "chrony_")
+	r.rssKiB, r.hwmKiB, err = memory(cmd.Process.Pid)
+	return r, err
+}
+
+func gunzip(b []byte) ([]byte, error) {
+	z, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer z.Close()
+	return io.ReadAll(z)
+}
+
+// countSeries counts the sample lines of a text exposition that start with
+// prefix.
+func countSeries(text []byte, prefix string) int {
+	n := 0
+	for _, line := range bytes.Split(text, []byte("\n")) {
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		if bytes.HasPrefix(line, []byte(prefix)) {
+			n++
+		}
+	}
+	return n
+}
+
+// memory reads VmRSS and VmHWM (peak RSS) of a process, in KiB.
+func memory(pid int) (rss, hwm int, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			hwm = v
+		}
+	}
+	if rss == 0 || hwm == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS/VmHWM in /proc/%d/status", pid)
+	}
+	return rss, hwm, nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

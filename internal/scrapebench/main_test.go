@@ -1,0 +1,30 @@
+//go:build linux
+
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestMeasure runs one small measurement so that make bench does not rot:
+// a lab with one reachable source, a few scrapes.
+func TestMeasure(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "chrony_exporter")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/chrony_exporter")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/chrony_exporter: %v\n%s", err, out)
+	}
+	r, err := measure(bin, 1, 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.sources != 3 || r.series <= r.chronySeries || r.chronySeries == 0 || r.gzipBytes == 0 {
+		t.Errorf("sources %d (want 3), series %d, chrony_* %d, gzip bytes %d", r.sources, r.series, r.chronySeries, r.gzipBytes)
+	}
+	if r.p50 <= 0 || r.p99 < r.p50 || r.rssKiB <= 0 || r.hwmKiB < r.rssKiB {
+		t.Errorf("p50 %v, p99 %v, VmRSS %d KiB, VmHWM %d KiB", r.p50, r.p99, r.rssKiB, r.hwmKiB)
+	}
+}
