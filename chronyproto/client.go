@@ -25,12 +25,19 @@ const (
 	DefaultUDPWindow = 256
 	// DefaultRetryInterval is how long the first transmission of a request
 	// waits for its reply before it is sent again. chronyc starts at 1 s
-	// (§9.1); a scrape has a deadline of a few seconds, so we start lower
-	// and, like chronyc, double the wait on each attempt.
+	// (§9.1); a scrape has a deadline of a few seconds, so we start lower.
 	DefaultRetryInterval = 200 * time.Millisecond
 	// maxRetryInterval caps the doubling so retries go on at a steady pace
 	// until the context ends.
 	maxRetryInterval = time.Second
+	// liveWindow is how recently chronyd must have answered for a missing
+	// reply to count as lost rather than as a sign of a silent chronyd.
+	// While the path is live, requests are retransmitted at a steady
+	// interval: with 30 % loss each way a round trip fails half the time,
+	// and doubling would leave a request 7 tries in 5 s (a 1 % failure);
+	// steady, it gets about 25. A chronyd that stops answering gets the
+	// doubling again after this long.
+	liveWindow = 2 * time.Second
 )
 
 // A Dialer holds the options for connecting to chronyd. The zero value is
@@ -39,9 +46,11 @@ type Dialer struct {
 	// Window is how many requests may wait for their replies at once.
 	// Zero means DefaultUnixWindow or DefaultUDPWindow, by transport.
 	Window int
-	// RetryInterval is the wait before the first retransmission; each
-	// further one waits twice as long, up to a second. Zero means
-	// DefaultRetryInterval.
+	// RetryInterval is the shortest wait before a retransmission. While
+	// chronyd answers other requests, a lost one is sent again after this,
+	// or after four round trips when they take longer; when chronyd has
+	// not answered for a while, each further attempt waits twice as long,
+	// up to a second, as chronyc does. Zero means DefaultRetryInterval.
 	RetryInterval time.Duration
 }
 
@@ -60,6 +69,13 @@ type Client struct {
 
 	sent  atomic.Uint64
 	hints hintStore
+
+	// Path state, owned by the exchange loop (under mu): the smoothed
+	// round trip (zero until one is measured) and when chronyd last gave a
+	// matching reply. A fresh sequence per transmission makes every sample
+	// unambiguous: a reply answers exactly the transmission it matches.
+	srtt        time.Duration
+	lastReplyAt time.Time
 }
 
 func (d *Dialer) newClient(conn net.Conn, network, address string, cleanup func() error) *Client {
@@ -156,6 +172,7 @@ type exchange struct {
 	// Transmission state, owned by the exchange loop.
 	seq      uint32
 	attempt  int
+	sentAt   time.Time
 	deadline time.Time
 }
 
@@ -291,6 +308,31 @@ func (c *Client) run(ctx context.Context, q *queue) (err error) {
 	return nil
 }
 
+// retryWait is how long transmission number attempt (0 for the first)
+// waits for its reply before it is sent again.
+func (c *Client) retryWait(attempt int, now time.Time) time.Duration {
+	base := max(c.retryInterval, 4*c.srtt)
+	if attempt == 0 || (!c.lastReplyAt.IsZero() && now.Sub(c.lastReplyAt) < liveWindow) {
+		return base
+	}
+	wait := base << attempt
+	if wait > maxRetryInterval || wait <= 0 {
+		wait = max(base, maxRetryInterval)
+	}
+	return wait
+}
+
+// observeReply takes the round trip of a transmission that was answered.
+func (c *Client) observeReply(x *exchange, now time.Time) {
+	sample := now.Sub(x.sentAt)
+	if c.srtt == 0 {
+		c.srtt = sample
+	} else {
+		c.srtt += (sample - c.srtt) / 8 // RFC 6298's gain
+	}
+	c.lastReplyAt = now
+}
+
 // receive matches a datagram to the exchange waiting for it, on sequence
 // and command as chronyc does (§9.1), and finishes that exchange. Stray,
 // duplicated and late datagrams, and replies to an earlier attempt, match
@@ -304,6 +346,7 @@ func (c *Client) receive(p []byte, inflight map[uint32]*exchange, finish func(*e
 	if !ok || h.command != x.command() {
 		return
 	}
+	c.observeReply(x, time.Now())
 	if done, err := x.handle(h, p); done {
 		delete(inflight, h.sequence)
 		finish(x, err)
@@ -348,11 +391,8 @@ func (c *Client) send(ctx context.Context, x *exchange, inflight map[uint32]*exc
 	}
 	x.seq = seq
 	stampRequest(x.packet, x.attempt, seq)
-	wait := c.retryInterval << x.attempt
-	if wait > maxRetryInterval || wait <= 0 {
-		wait = maxRetryInterval
-	}
-	x.deadline = now.Add(wait)
+	x.sentAt = now
+	x.deadline = now.Add(c.retryWait(x.attempt, now))
 	inflight[seq] = x
 	c.sent.Add(1)
 	if _, err := c.conn.Write(x.packet); err != nil {

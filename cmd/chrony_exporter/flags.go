@@ -29,6 +29,7 @@ type options struct {
 	dnsLookups    *bool
 	web           *web.FlagConfig
 	telemetryPath *string
+	probeAllow    *[]string
 	logLevel      *string
 	logFormat     *string
 }
@@ -79,6 +80,7 @@ func newApp() (*kingpin.Application, *options) {
 
 	o.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	o.telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	o.probeAllow = app.Flag("probe.allow", probeAllowHelp).Strings()
 	o.logLevel = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").
 		Default("info").Enum("debug", "info", "warn", "error")
 	o.logFormat = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/probe"
 	"github.com/second-hand/chrony_exporter/statuspage"
 )
 
@@ -40,15 +41,23 @@ func main() {
 		app.Fatalf("%s", err)
 	}
 	defer exporter.Close()
+	probes, err := newProbe(*opts.probeAllow, *opts.telemetryPath, cfg, logger)
+	if err != nil {
+		app.Fatalf("%s", err)
+	}
 
-	page := statuspage.New(exporter, statuspage.Info{
+	info := statuspage.Info{
 		Version:       version.Version,
 		TelemetryPath: *opts.telemetryPath,
 		Timeout:       cfg.Timeout,
 		Address:       cfg.Address,
-	})
+	}
+	if probes != nil {
+		info.ProbePath = probe.Path
+	}
+	page := statuspage.New(exporter, info)
 	server := &http.Server{
-		Handler:           newRouter(exporter, page, *opts.telemetryPath, cfg.Timeout),
+		Handler:           withProbe(newRouter(exporter, page, *opts.telemetryPath, cfg.Timeout), probes, cfg.Timeout),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

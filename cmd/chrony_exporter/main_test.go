@@ -161,10 +161,20 @@ type exporter struct {
 // it answers. It is stopped, and must exit cleanly, at the end of the test.
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
+	return launchExporter(t, exporterBin, "http", http.DefaultClient, args...)
+}
+
+// launchExporter is startExporter for another binary (plainExporter) or
+// for a server behind --web.config.file: the exporter is ready once
+// client gets any HTTP answer from url scheme://addr. It is stopped, and
+// must exit cleanly, at the end of the test.
+func launchExporter(t testing.TB, bin, scheme string, client *http.Client, args ...string) *exporter {
+	t.Helper()
 	for attempt := 0; ; attempt++ {
 		addr := freeTCPAddr(t)
-		e := &exporter{t: t, url: "http://" + addr, stderr: &lockedBuffer{}, done: make(chan struct{})}
+		e := &exporter{t: t, url: scheme + "://" + addr, stderr: &lockedBuffer{}, done: make(chan struct{})}
 		e.cmd = exporterCommand(context.Background(), append([]string{"--web.listen-address=" + addr}, args...)...)
+		e.cmd.Path, e.cmd.Args[0] = bin, bin
 		e.cmd.Stderr = e.stderr
 		if err := e.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -173,7 +183,7 @@ func startExporter(t testing.TB, args ...string) *exporter {
 			e.err = e.cmd.Wait()
 			close(e.done)
 		}()
-		err := e.waitReady()
+		err := e.waitAnswer(client)
 		if err == nil {
 			t.Cleanup(e.stop)
 			return e
@@ -191,24 +201,20 @@ func startExporter(t testing.TB, args ...string) *exporter {
 // chronyd, which may stay silent for the whole --chrony.timeout.
 const readyPath = "/no-such-page"
 
-func (e *exporter) waitReady() error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+// waitAnswer waits until client gets any HTTP answer from e.
+func (e *exporter) waitAnswer(client *http.Client) error {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-e.done:
 			return fmt.Errorf("exited early: %v", e.err)
 		default:
 		}
-		resp, err := http.Get(e.url + readyPath)
-		if err == nil {
+		if resp, err := client.Get(e.url + readyPath); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusNotFound {
-				return nil
-			}
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	return errors.New("no answer (404 on " + readyPath + ") within 15 s")
+	return errors.New("no HTTP answer within 15 s")
 }
 
 func (e *exporter) kill() {

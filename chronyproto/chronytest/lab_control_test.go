@@ -1,0 +1,89 @@
+//go:build linux
+
+package chronytest
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// labTestState returns the state letter of /proc/<pid>/stat (R, S, T, …).
+func labTestState(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return f[0]
+}
+
+func TestLabControl(t *testing.T) {
+	t.Parallel()
+	l, err := Start(context.Background(), Config{Reachable: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+
+	if err := l.RestartClient(ctx); err == nil {
+		t.Errorf("RestartClient of a running chronyd succeeded")
+	}
+
+	pid := l.ClientPID()
+	if err := l.StopClient(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for labTestState(t, pid) != "T" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := labTestState(t, pid); s != "T" {
+		t.Errorf("after StopClient the state is %q, want T", s)
+	}
+	if err := l.ContClient(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.runChronyc(ctx, "tracking"); err != nil {
+		t.Errorf("after ContClient: %v", err)
+	}
+
+	if err := l.KillClient(); err != nil {
+		t.Fatal(err)
+	}
+	if labTestAlive(pid) {
+		t.Errorf("pid %d alive after KillClient", pid)
+	}
+	if _, err := os.Stat(l.SocketPath); err != nil {
+		t.Errorf("socket after SIGKILL: %v; a crash leaves it behind", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = l.runChronyc(cctx, "tracking")
+	cancel()
+	if err == nil {
+		t.Errorf("chronyc answered with chronyd killed")
+	}
+
+	if err := l.RestartClient(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newPID := l.ClientPID()
+	if newPID == pid || !labTestAlive(newPID) {
+		t.Errorf("after RestartClient: pid %d (was %d)", newPID, pid)
+	}
+	if _, err := l.runChronyc(ctx, "tracking"); err != nil {
+		t.Errorf("after RestartClient: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if labTestAlive(newPID) {
+		t.Errorf("restarted chronyd %d alive after Close", newPID)
+	}
+}

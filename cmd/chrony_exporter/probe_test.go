@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// udpCounter is a UDP listener that counts what it receives.
+type udpCounter struct {
+	conn net.PacketConn
+	n    atomic.Int64
+}
+
+func newUDPCounter(t *testing.T, network, addr string) *udpCounter {
+	t.Helper()
+	c, err := net.ListenPacket(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &udpCounter{conn: c}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+			u.n.Add(1)
+		}
+	}()
+	return u
+}
+
+func (u *udpCounter) port() string { return strconv.Itoa(u.conn.LocalAddr().(*net.UDPAddr).Port) }
+
+func probeURL(e *exporter, target string) string {
+	return e.url + "/probe?target=" + url.QueryEscape(target)
+}
+
+// TestProbeLab probes the lab's chronyd over UDP through /probe of an
+// exporter that reads nothing itself.
+func TestProbeLab(t *testing.T) {
+	l := sharedLab.get(t)
+	silent := newUDPCounter(t, "udp4", "127.0.0.1:0")
+	e := startExporter(t, "--chrony.address=unix:///nonexistent/chronyd.sock", "--probe.allow=127.0.0.1/32", "--chrony.timeout=3s")
+	client := &http.Client{}
+
+	for range 2 { // each probe is a fresh read: the second is no different
+		a := fetch(client, probeURL(e, l.UDPAddr.String()), nil)
+		s, err := a.metrics()
+		if err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		if v, err := s.value("chrony_up", nil); err != nil || v != 1 {
+			t.Errorf("chrony_up %v (%v), want 1", v, err)
+		}
+		if n := countSeries(s, "chrony_sources_state_info"); n != len(l.Reachable)+2 {
+			t.Errorf("%d sources, the lab has %d", n, len(l.Reachable)+2)
+		}
+		for _, name := range []string{"tracking", "sources", "sourcestats"} {
+			if v, err := s.value("chrony_scrape_collector_success", map[string]string{"collector": name}); err != nil || v != 1 {
+				t.Errorf("collector %s: success %v (%v), want 1", name, v, err)
+			}
+		}
+		if s.families["go_goroutines"] != nil || s.families["chrony_exporter_build_info"] != nil {
+			t.Errorf("a probe carries the exporter's own metrics")
+		}
+	}
+	// The status page offers the probe.
+	if a := fetch(client, e.url+"/", nil); !strings.Contains(a.body, `<form class="probe" action="/probe"`) {
+		t.Errorf("the status page has no probe form:\n%.2000s", a.body)
+	}
+	// The local read fails, the probe does not care.
+	if v, err := fetch(client, e.url+"/metrics", nil).up(); err != nil || v != 0 {
+		t.Errorf("/metrics: chrony_up %v (%v), want 0 (no local chronyd)", v, err)
+	}
+
+	// A silent target: the probe ends by Prometheus's timeout less the
+	// margin, before --chrony.timeout.
+	a := fetch(client, probeURL(e, "127.0.0.1:"+silent.port()), http.Header{scrapeTimeoutHeader: {"1"}})
+	if v, err := a.up(); err != nil || v != 0 || a.took > 1500*time.Millisecond {
+		t.Errorf("silent target: chrony_up %v (%v) after %v, want 0 within 0.9 s", v, err, a.took)
+	}
+	if silent.n.Load() == 0 {
+		t.Errorf("nothing was sent to the silent (allowed) target")
+	}
+	e.stop()
+	if lines := e.logLines("warn", "error"); len(lines) > 1 {
+		t.Errorf("a failing probe logged above debug:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestProbeHostile: malformed targets get 400, targets outside
+// --probe.allow 403, each with a reason, and nothing is sent anywhere.
+func TestProbeHostile(t *testing.T) {
+	v4 := newUDPCounter(t, "udp4", "127.0.0.1:0")
+	v6 := newUDPCounter(t, "udp6", "[::1]:0")
+	p := v4.port()
+	e := startExporter(t, "--chrony.address=unix:///nonexistent/chronyd.sock",
+		"--probe.allow=10.0.0.0/8", "--probe.allow=ntp1.example.invalid")
+	client := &http.Client{}
+	for _, tc := range []struct {
+		target string
+		status int
+	}{
+		{"127.0.0.1:" + p, 403},
+		{"localhost:" + p, 403}, // resolves to 127.0.0.1, outside the list
+		{"[::1]:" + v6.port(), 403},
+		{"[::ffff:127.0.0.1]:" + p, 403},
+		{"ntp2.example.invalid:" + p, 400}, // does not resolve
+		{"file:///etc/passwd", 400},
+		{"http://127.0.0.1:" + p + "/", 400},
+		{"udp://127.0.0.1:" + p, 400},
+		{"//127.0.0.1:" + p, 400},
+		{strings.Repeat("1", 8000), 400},
+		{strings.Repeat("a.", 200) + "example:" + p, 400},
+		{"127.0.0.1:65536", 400},
+		{"127.0.0.1:0", 400},
+		{"127.0.0.1:" + p + "0000000", 400},
+		{"0.0.0.0:" + p, 400},
+		{"127.1:" + p, 400},
+		{"", 400},
+	} {
+		a := fetch(client, probeURL(e, tc.target), nil)
+		if a.err != nil || a.status != tc.status || strings.TrimSpace(a.body) == "" {
+			t.Errorf("target %.60q: %d %v %q, want %d with a reason", tc.target, a.status, a.err, a.body, tc.status)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := v4.n.Load() + v6.n.Load(); n != 0 {
+		t.Errorf("%d datagrams reached the listeners", n)
+	}
+	e.stop()
+	if lines := e.logLines("warn", "error"); len(lines) > 1 {
+		t.Errorf("refused probes logged above debug:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestProbeOff: without --probe.allow there is no /probe.
+func TestProbeOff(t *testing.T) {
+	v4 := newUDPCounter(t, "udp4", "127.0.0.1:0")
+	e := startExporter(t, "--chrony.address=unix:///nonexistent/chronyd.sock")
+	a := fetch(&http.Client{}, probeURL(e, "127.0.0.1:"+v4.port()), nil)
+	if a.status != http.StatusNotFound {
+		t.Errorf("/probe without --probe.allow: %d, want 404", a.status)
+	}
+	if a := fetch(&http.Client{}, e.url+"/", nil); strings.Contains(a.body, `class="probe"`) || a.status != http.StatusOK {
+		t.Errorf("status page without --probe.allow: %d, offers a probe form", a.status)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := v4.n.Load(); n != 0 {
+		t.Errorf("%d datagrams sent", n)
+	}
+}
+
+// TestProbeFlagErrors: a --probe.allow the exporter cannot use stops it
+// at once with a message naming the flag.
+func TestProbeFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--probe.allow=10.0.0.0/33"}, []string{"--probe.allow", "10.0.0.0/8"}},
+		{[]string{"--probe.allow=http://ntp1"}, []string{"--probe.allow", "host name"}},
+		{[]string{"--probe.allow="}, []string{"--probe.allow", "empty"}},
+		{[]string{"--probe.allow=10.0.0.0/8", "--web.telemetry-path=/probe"}, []string{"--web.telemetry-path", "/probe"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			out, err := exporterCommand(ctx, tc.args...).CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() <= 0 {
+				t.Fatalf("exit: %v, want a non-zero exit status\n%s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,684 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
+)
+
+// The resilience tests: chronyd killed, frozen, lying, behind a lossy
+// path, under 100 scrapes at once and 10 000 in a row. They run the
+// binary TestMain built, as the other integration tests do, and assert no
+// time but deadlines that prove "does not hang".
+
+// answer is one HTTP answer, fetched without failing the test, so that
+// goroutines can fetch.
+type answer struct {
+	status int
+	body   string
+	took   time.Duration
+	err    error
+}
+
+func fetch(client *http.Client, url string, header http.Header) answer {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return answer{err: err}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return answer{err: err, took: time.Since(start)}
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return answer{status: resp.StatusCode, body: string(body), took: time.Since(start), err: err}
+}
+
+// metrics parses an answer of /metrics or /probe.
+func (a answer) metrics() (scrape, error) {
+	if a.err != nil {
+		return scrape{}, a.err
+	}
+	if a.status != http.StatusOK {
+		return scrape{}, fmt.Errorf("HTTP %d: %.300s", a.status, a.body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(a.body))
+	if err != nil {
+		return scrape{}, fmt.Errorf("parsing: %w", err)
+	}
+	return scrape{raw: a.body, families: fams, took: a.took}, nil
+}
+
+// up returns chrony_up of an answer, or an error.
+func (a answer) up() (float64, error) {
+	s, err := a.metrics()
+	if err != nil {
+		return 0, err
+	}
+	return s.value("chrony_up", nil)
+}
+
+// chronyValues returns every chrony_* sample but the durations, keyed by
+// name and labels: what must not change when chronyd misbehaves.
+func chronyValues(s scrape) map[string]float64 {
+	out := map[string]float64{}
+	for name, fam := range s.families {
+		if !strings.HasPrefix(name, "chrony_") || name == "chrony_scrape_collector_duration_seconds" || name == "chrony_exporter_build_info" {
+			continue
+		}
+		for _, m := range fam.Metric {
+			l := map[string]string{}
+			for _, lp := range m.Label {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			out[name+labelText(l)] = m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue()
+		}
+	}
+	return out
+}
+
+// diffValues lists the differences between two chronyValues.
+func diffValues(want, got map[string]float64) []string {
+	var d []string
+	for k, v := range want {
+		if g, ok := got[k]; !ok {
+			d = append(d, "missing "+k)
+		} else if g != v && !(g != g && v != v) { // NaN equals NaN here
+			d = append(d, fmt.Sprintf("%s = %v, want %v", k, g, v))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			d = append(d, "unexpected "+k)
+		}
+	}
+	sort.Strings(d)
+	return d
+}
+
+func countSeries(s scrape, name string) int { return len(s.series(name, nil)) }
+
+// TestChronydKilledAndStopped kills the lab's client chronyd under two
+// running exporters (Unix socket and UDP) and starts it again, then
+// freezes it with SIGSTOP.
+func TestChronydKilledAndStopped(t *testing.T) {
+	l := chronytest.StartLab(t, chronytest.Config{})
+	const timeout = 2 * time.Second
+	type target struct {
+		name string
+		e    *exporter
+	}
+	var targets []target
+	for _, addr := range []string{socketAddr(l), udpAddr(l)} {
+		targets = append(targets, target{strings.Split(addr, ":")[0], startExporter(t, "--chrony.address="+addr, "--chrony.timeout="+timeout.String())})
+	}
+	client := &http.Client{}
+	scrapeUp := func(t *testing.T, tg target, want float64, within time.Duration) {
+		t.Helper()
+		a := fetch(client, tg.e.url+"/metrics", nil)
+		up, err := a.up()
+		if err != nil || up != want || a.took > within {
+			t.Errorf("%s: chrony_up %v (%v) in %v, want %v within %v", tg.name, up, err, a.took, want, within)
+		}
+	}
+	for _, tg := range targets {
+		scrapeUp(t, tg, 1, timeout)
+	}
+
+	t.Run("killed", func(t *testing.T) {
+		// Scrapes run all along; every one must answer 200 in time,
+		// whatever moment the kill hits.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var during []string
+		scrapes := 0
+		for _, tg := range targets {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					a := fetch(client, tg.e.url+"/metrics", nil)
+					_, err := a.up()
+					mu.Lock()
+					scrapes++
+					if err != nil || a.took > timeout {
+						during = append(during, fmt.Sprintf("%s: %v in %v", tg.name, err, a.took))
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := l.KillClient(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if len(during) > 0 {
+			t.Errorf("of %d scrapes around the kill, %d failed or were late:\n%s", scrapes, len(during), strings.Join(during, "\n"))
+		}
+		for range 5 {
+			for _, tg := range targets {
+				scrapeUp(t, tg, 0, timeout)
+			}
+		}
+		if err := l.RestartClient(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// The very next scrape, with no exporter restart.
+		for _, tg := range targets {
+			scrapeUp(t, tg, 1, timeout)
+		}
+	})
+
+	t.Run("stopped", func(t *testing.T) {
+		// A shorter timeout, so that "within --chrony.timeout + 100 ms"
+		// is measured against a deadline that matters.
+		const short = time.Second
+		var frozen []target
+		for _, addr := range []string{socketAddr(l), udpAddr(l)} {
+			e := startExporter(t, "--chrony.address="+addr, "--chrony.timeout="+short.String())
+			tg := target{strings.Split(addr, ":")[0], e}
+			scrapeUp(t, tg, 1, short)
+			frozen = append(frozen, tg)
+		}
+		if err := l.StopClient(); err != nil {
+			t.Fatal(err)
+		}
+		// Several scrapes: the first finds the old connection, the next
+		// ones a new one, while chronyd's socket queue fills up.
+		for range 4 {
+			for _, tg := range frozen {
+				scrapeUp(t, tg, 0, short+100*time.Millisecond)
+			}
+		}
+		if err := l.ContClient(); err != nil {
+			t.Fatal(err)
+		}
+		// chronyd now answers the stale requests first; their replies
+		// match nothing.
+		for _, tg := range frozen {
+			scrapeUp(t, tg, 1, short)
+		}
+	})
+	for _, tg := range targets {
+		tg.e.stop()
+		if lines := tg.e.logLines("error"); lines != nil {
+			t.Errorf("%s: errors logged:\n%s", tg.name, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// TestFakeFaults: a chronyd that sends truncated, garbage,
+// wrong-sequence, duplicated and late replies, or floods, never makes the
+// exporter panic or show a value other than the clean answer's; a valid
+// reply that follows a bad one is used at once, without a retransmission.
+func TestFakeFaults(t *testing.T) {
+	for _, network := range []string{"unixgram", "udp"} {
+		t.Run(network, func(t *testing.T) {
+			f := chronytest.NewFake(t, network, fakeReplies(t))
+			e := startExporter(t, "--chrony.address="+f.Addr(), "--chrony.timeout=3s")
+			client := &http.Client{}
+			read := func(t *testing.T) (scrape, uint64) {
+				t.Helper()
+				before := f.Requests()
+				s, err := fetch(client, e.url+"/metrics", nil).metrics()
+				if err != nil {
+					t.Fatalf("scrape: %v\nstderr:\n%s", err, e.stderr)
+				}
+				return s, f.Requests() - before
+			}
+			read(t) // the first read of a client takes another path
+			clean, perScrape := read(t)
+			want := chronyValues(clean)
+			if v, _ := clean.value("chrony_up", nil); v != 1 || countSeries(clean, "chrony_sources_state_info") != 5 {
+				t.Fatalf("clean scrape: chrony_up %v, %d sources", v, countSeries(clean, "chrony_sources_state_info"))
+			}
+			for _, tc := range []struct {
+				name string
+				spec chronytest.FaultSpec
+				// sameRequests: the good reply that follows the bad
+				// one is taken, so nothing is sent again.
+				sameRequests bool
+			}{
+				{"truncated then reply", chronytest.FaultSpec{Fault: chronytest.FaultTruncated, ThenReply: true}, true},
+				{"garbage then reply", chronytest.FaultSpec{Fault: chronytest.FaultGarbage, ThenReply: true}, true},
+				{"wrong sequence then reply", chronytest.FaultSpec{Fault: chronytest.FaultWrongSeq, ThenReply: true}, true},
+				{"duplicate", chronytest.FaultSpec{Fault: chronytest.FaultDuplicate}, true},
+				{"flood", chronytest.FaultSpec{Fault: chronytest.FaultFlood, Flood: 100}, true},
+				// Only bad datagrams for the first requests: the
+				// retransmissions get the answer.
+				{"truncated only", chronytest.FaultSpec{Fault: chronytest.FaultTruncated, Count: 4}, false},
+				{"garbage only", chronytest.FaultSpec{Fault: chronytest.FaultGarbage, Count: 4}, false},
+				{"wrong sequence only", chronytest.FaultSpec{Fault: chronytest.FaultWrongSeq, Count: 4}, false},
+				{"late", chronytest.FaultSpec{Fault: chronytest.FaultLate, Count: 4, Delay: 700 * time.Millisecond}, false},
+				{"no reply", chronytest.FaultSpec{Fault: chronytest.FaultNoReply, Count: 4}, false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					f.SetFault(chronytest.AnyCommand, tc.spec)
+					s, n := read(t)
+					f.ClearFaults()
+					if d := diffValues(want, chronyValues(s)); d != nil {
+						t.Errorf("values differ from the clean answer:\n%s", strings.Join(d, "\n"))
+					}
+					if tc.sameRequests && n != perScrape {
+						t.Errorf("%d requests, the clean scrape sent %d: the good reply was not taken", n, perScrape)
+					}
+					// Late and stray datagrams may still arrive: the
+					// next scrape must not take them either.
+					s, _ = read(t)
+					if d := diffValues(want, chronyValues(s)); d != nil {
+						t.Errorf("next scrape differs from the clean answer:\n%s", strings.Join(d, "\n"))
+					}
+				})
+			}
+			e.stop()
+			if strings.Contains(e.stderr.String(), "panic") {
+				t.Errorf("panic:\n%s", e.stderr)
+			}
+		})
+	}
+}
+
+// TestLossyPath puts a proxy that drops 30 % of the datagrams in each
+// direction (a round trip then fails half the time) between exporters and
+// the lab's UDP port. Every scrape must answer 200 within the timeout with
+// chrony_up 1 and be complete: all sources, all source statistics. While
+// chronyd answers other requests, chronyproto retransmits a lost one every
+// 200 ms, so a request gets about 25 tries before the 5 s deadline and
+// fails with probability 0.51^25 (1e-7); a scrape of the 3-source lab
+// over UDP sends 21 requests.
+func TestLossyPath(t *testing.T) {
+	l := sharedLab.get(t)
+	const (
+		timeout   = 5 * time.Second
+		exporters = 4 // in parallel, each with its own proxy, to save time
+		scrapes   = 5 // each
+	)
+	type result struct {
+		took time.Duration
+		err  error // nil: chrony_up 1 and complete
+	}
+	results := make([][]result, exporters)
+	var proxies []*chronytest.Proxy
+	var es []*exporter
+	for range exporters {
+		p := chronytest.NewDelayProxy(t, l.UDPAddr, 0, 0.3)
+		proxies = append(proxies, p)
+		es = append(es, startExporter(t, "--chrony.address="+p.URL(), "--chrony.timeout="+timeout.String()))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var broken []string // answers that are not a valid scrape in time
+	for i, e := range es {
+		wg.Go(func() {
+			client := &http.Client{}
+			for range scrapes {
+				a := fetch(client, e.url+"/metrics", nil)
+				s, err := a.metrics()
+				if err != nil || a.took > timeout+500*time.Millisecond {
+					mu.Lock()
+					broken = append(broken, fmt.Sprintf("exporter %d: %v in %v", i, err, a.took))
+					mu.Unlock()
+					continue
+				}
+				up, err := s.value("chrony_up", nil)
+				switch {
+				case err != nil:
+				case up != 1:
+					err = errors.New("chrony_up 0")
+				case countSeries(s, "chrony_sources_state_info") != len(l.Reachable)+2,
+					countSeries(s, "chrony_sourcestats_samples") != len(l.Reachable)+2:
+					mu.Lock()
+					broken = append(broken, fmt.Sprintf("exporter %d: chrony_up 1 with %d sources and %d sourcestats, want %d",
+						i, countSeries(s, "chrony_sources_state_info"), countSeries(s, "chrony_sourcestats_samples"), len(l.Reachable)+2))
+					mu.Unlock()
+				}
+				results[i] = append(results[i], result{a.took, err})
+			}
+		})
+	}
+	wg.Wait()
+	var times []time.Duration
+	var failed []string
+	for i, rs := range results {
+		for j, r := range rs {
+			times = append(times, r.took)
+			if r.err != nil {
+				failed = append(failed, fmt.Sprintf("exporter %d scrape %d: %v after %v", i, j, r.err, r.took.Round(time.Millisecond)))
+			}
+		}
+	}
+	var st chronytest.ProxyStats
+	for _, p := range proxies {
+		s := p.Stats()
+		st.Forwarded += s.Forwarded
+		st.Returned += s.Returned
+		st.DroppedUp += s.DroppedUp
+		st.DroppedDown += s.DroppedDown
+	}
+	slices.Sort(times)
+	n := len(times)
+	if n == 0 {
+		t.Fatalf("no scrape answered:\n%s", strings.Join(broken, "\n"))
+	}
+	t.Logf("%d scrapes through 30 %% loss each way: %d with chrony_up 1 and complete, %d with chrony_up 0; time median %v, max %v; datagrams %d forwarded, %d returned, %d+%d dropped",
+		n, n-len(failed), len(failed), times[n/2].Round(time.Millisecond), times[n-1].Round(time.Millisecond), st.Forwarded, st.Returned, st.DroppedUp, st.DroppedDown)
+	if failed != nil {
+		t.Errorf("scrapes that retries did not carry:\n%s", strings.Join(failed, "\n"))
+	}
+	if broken != nil {
+		t.Errorf("answers that are not a complete scrape within the timeout:\n%s", strings.Join(broken, "\n"))
+	}
+}
+
+// TestHundredConcurrentScrapes: 100 scrapes at once all get the whole
+// answer, and chronyd sees about the load of one snapshot: they share the
+// reads in progress. A proxy adds 20 ms each way, so that a read lasts
+// long enough for the scrapes to join it.
+func TestHundredConcurrentScrapes(t *testing.T) {
+	f := chronytest.NewFake(t, "udp", fakeReplies(t))
+	p := chronytest.NewDelayProxy(t, f.AddrPort(), 20*time.Millisecond, 0)
+	e := startExporter(t, "--chrony.address="+p.URL())
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
+	one := func() (scrape, uint64) {
+		before := f.Requests()
+		s, err := fetch(client, e.url+"/metrics", nil).metrics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, f.Requests() - before
+	}
+	one()
+	clean, perScrape := one()
+	want := chronyValues(clean)
+
+	const n = 100
+	start := make(chan struct{})
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	before := f.Requests()
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			answers[i] = fetch(client, e.url+"/metrics", nil)
+		})
+	}
+	close(start)
+	wg.Wait()
+	requests := f.Requests() - before
+	for i, a := range answers {
+		s, err := a.metrics()
+		if err != nil {
+			t.Errorf("scrape %d: %v", i, err)
+			continue
+		}
+		if d := diffValues(want, chronyValues(s)); d != nil {
+			t.Errorf("scrape %d differs from a lone scrape:\n%s", i, strings.Join(d, "\n"))
+		}
+	}
+	t.Logf("%d concurrent scrapes: chronyd got %d requests; one scrape sends %d", n, requests, perScrape)
+	// One read, or two when some scrapes arrive after the first ended.
+	if requests > 2*perScrape {
+		t.Errorf("chronyd got %d requests for %d concurrent scrapes, %.1f snapshots; want at most 2", requests, n, float64(requests)/float64(perScrape))
+	}
+}
+
+// killExporter kills e with SIGKILL, as the OOM killer would; the end of
+// the test then does not expect a clean exit.
+func killExporter(e *exporter) {
+	e.stopOnce.Do(func() {})
+	e.kill()
+}
+
+// procStats is what the kernel says of a process.
+type procStats struct {
+	fds   int
+	rssKB int
+}
+
+func readProc(pid int) (procStats, error) {
+	var st procStats
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return st, err
+	}
+	st.fds = len(ents)
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return st, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			st.rssKB, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return st, nil
+}
+
+// clientDirs lists what the exporters made beside chronyd's socket:
+// chrony_exporter.<pid>/<random>/sock.
+func clientDirs(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == "chronyd.sock" {
+			continue
+		}
+		out = append(out, e.Name())
+		subs, _ := os.ReadDir(filepath.Join(dir, e.Name()))
+		for _, s := range subs {
+			out = append(out, e.Name()+"/"+s.Name())
+		}
+	}
+	return out
+}
+
+// plainBin is the exporter built without the race detector, for the tests
+// that count scrapes by the thousand or measure memory: under -race a
+// scrape costs five times as much, and the detector's own memory grows
+// with every goroutine the HTTP server starts.
+var plainBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// plainExporter returns the path of an exporter built without -race (the
+// one TestMain built, when the tests run without it).
+func plainExporter(t testing.TB) string {
+	t.Helper()
+	if !raceBuild {
+		return exporterBin
+	}
+	plainBin.once.Do(func() {
+		plainBin.path = filepath.Join(filepath.Dir(exporterBin), "chrony_exporter-norace")
+		cmd := exec.Command("go", "build", "-o", plainBin.path,
+			"-ldflags", "-X github.com/prometheus/common/version.Version="+wantVersion, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			plainBin.err = fmt.Errorf("building chrony_exporter without -race: %v\n%s", err, out)
+		}
+	})
+	if plainBin.err != nil {
+		t.Fatal(plainBin.err)
+	}
+	return plainBin.path
+}
+
+// TestTenThousandScrapes runs 10 000 scrapes against the fake chronyd over
+// its Unix socket, with a chronyd that stops answering now and then, so
+// that the exporter drops its connection and makes a new one. Goroutines,
+// file descriptors and memory stay flat, and only the live connection's
+// directory is beside chronyd's socket; after SIGKILLs and restarts the
+// leftovers of the killed exporters are removed, not piled up.
+func TestTenThousandScrapes(t *testing.T) {
+	f := chronytest.NewFake(t, "unixgram", fakeReplies(t))
+	bin := plainExporter(t)
+	e := launchExporter(t, bin, "http", http.DefaultClient, "--chrony.address="+f.Addr(), "--chrony.timeout=2s")
+	pid := e.cmd.Process.Pid
+	const (
+		total    = 10000
+		warmup   = 1000
+		workers  = 8
+		dropEach = 1000 // a failing scrape every dropEach
+	)
+	// Uncompressed: gunzipping 10 000 answers under -race would cost more
+	// than the exporter does.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers, DisableCompression: true}}
+	var mu sync.Mutex
+	var bad []string
+	run := func(n int) {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range workers {
+			wg.Go(func() {
+				for i := range next {
+					// Parsing 10 000 answers would cost more than
+					// making them; every scrape around is parsed.
+					a := fetch(client, e.url+"/metrics", nil)
+					if a.err != nil || a.status != 200 || !strings.Contains(a.body, "\nchrony_up 1\n") ||
+						!strings.Contains(a.body, `chrony_scrape_collector_success{collector="sources"} 1`) {
+						mu.Lock()
+						bad = append(bad, fmt.Sprintf("scrape %d: HTTP %d %v: %.200q", i, a.status, a.err, a.body))
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		for i := range n {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	// A scrape with chronyd silent ends in a timeout; the exporter then
+	// closes its connection and dials anew on the next one.
+	drop := func() {
+		f.SetFault(chronytest.AnyCommand, chronytest.FaultSpec{Fault: chronytest.FaultNoReply})
+		v, err := fetch(client, e.url+"/metrics", http.Header{scrapeTimeoutHeader: {"0.3"}}).up()
+		f.ClearFaults()
+		if err != nil || v != 0 {
+			t.Errorf("scrape with chronyd silent: chrony_up %v (%v), want 0", v, err)
+		}
+	}
+	goroutines := func() float64 {
+		s, err := fetch(client, e.url+"/metrics", nil).metrics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.value("go_goroutines", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	start := time.Now()
+	run(warmup)
+	g0 := goroutines()
+	p0, err := readProc(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for done := warmup; done < total; done += dropEach {
+		drop()
+		run(dropEach)
+	}
+	took := time.Since(start)
+	g1 := goroutines()
+	p1, err := readProc(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d scrapes (%d workers, %d dropped connections) in %v, %.0f/s; after %d and after all: goroutines %v → %v, fds %d → %d, RSS %d → %d kB",
+		total, workers, (total-warmup)/dropEach, took.Round(time.Millisecond), float64(total)/took.Seconds(), warmup, g0, g1, p0.fds, p1.fds, p0.rssKB, p1.rssKB)
+	if len(bad) > 0 {
+		t.Errorf("%d scrapes failed, e.g.:\n%s", len(bad), strings.Join(bad[:min(len(bad), 10)], "\n"))
+	}
+	if g1 > g0+2 {
+		t.Errorf("goroutines grew from %v to %v", g0, g1)
+	}
+	if p1.fds > p0.fds+2 {
+		t.Errorf("open files grew from %d to %d", p0.fds, p1.fds)
+	}
+	// Flat: the heap is warm after the first thousand; what grows after
+	// it grows with the number of scrapes.
+	if p1.rssKB > p0.rssKB+p0.rssKB/4 {
+		t.Errorf("RSS grew from %d kB to %d kB", p0.rssKB, p1.rssKB)
+	}
+	live := "chrony_exporter." + strconv.Itoa(pid)
+	if got := clientDirs(t, f.Dir()); len(got) != 2 || got[0] != live {
+		t.Errorf("beside chronyd's socket: %q, want only %s/<random>", got, live)
+	}
+	e.stop()
+	if got := clientDirs(t, f.Dir()); got != nil {
+		t.Errorf("after the exporter stopped: %q left beside chronyd's socket", got)
+	}
+
+	// SIGKILL leaves the directory behind; the next exporter's first
+	// connection removes it once it is older than the 10 s that protect a
+	// directory being made (chronyproto's leftoverAge): the test ages it.
+	for round := range 3 {
+		e := launchExporter(t, bin, "http", http.DefaultClient, "--chrony.address="+f.Addr(), "--chrony.timeout=2s")
+		if v, err := fetch(client, e.url+"/metrics", nil).up(); err != nil || v != 1 {
+			t.Fatalf("round %d: chrony_up %v (%v)", round, v, err)
+		}
+		if got := clientDirs(t, f.Dir()); len(got) != 2 {
+			t.Errorf("round %d: beside chronyd's socket with one exporter running: %q", round, got)
+		}
+		killExporter(e)
+		left := clientDirs(t, f.Dir())
+		if len(left) != 2 {
+			t.Fatalf("round %d: after SIGKILL: %q, want the killed exporter's directory", round, left)
+		}
+		old := time.Now().Add(-time.Minute)
+		for _, p := range left {
+			if err := os.Chtimes(filepath.Join(f.Dir(), p), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e = launchExporter(t, bin, "http", http.DefaultClient, "--chrony.address="+f.Addr(), "--chrony.timeout=2s")
+	if v, err := fetch(client, e.url+"/metrics", nil).up(); err != nil || v != 1 {
+		t.Fatalf("chrony_up %v (%v)", v, err)
+	}
+	live = "chrony_exporter." + strconv.Itoa(e.cmd.Process.Pid)
+	if got := clientDirs(t, f.Dir()); len(got) != 2 || got[0] != live {
+		t.Errorf("after 3 SIGKILLs and restarts: %q beside chronyd's socket, want only %s/<random>", got, live)
+	}
+	e.stop()
+	if got := clientDirs(t, f.Dir()); got != nil {
+		t.Errorf("after the last exporter stopped: %q", got)
+	}
+}

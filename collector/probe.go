@@ -1,0 +1,120 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/second-hand/chrony_exporter/chronyproto"
+)
+
+// Prober reads, for each /probe request, a chronyd the request names,
+// over UDP: blackbox style, one exporter can watch a fleet of NTP servers
+// that allow it with cmdallow. Every probe is a fresh read of its own,
+// shared with nothing; it writes the same text as the exporter's Handler
+// (chrony_up and the collectors' metrics), without the exporter's own Go
+// and process metrics.
+//
+// The Prober contacts only the addresses it is given and resolves no name:
+// checking them against an allow list is the caller's job (package probe).
+type Prober struct {
+	cfg    Config
+	logger log.Logger
+	// Dialer connects to the targets; the zero value uses chronyproto's
+	// defaults (256 requests in flight over UDP).
+	Dialer chronyproto.Dialer
+}
+
+// NewProber checks cfg as New does and returns a prober. cfg.Enabled and
+// cfg.Timeout apply as to the exporter; the collectors that need the Unix
+// socket are skipped unless turned on explicitly, and then fail visibly,
+// as on /metrics over UDP. cfg.Address is ignored, and so is
+// cfg.DNSLookups: a probe keeps no reverse DNS cache between requests.
+func NewProber(cfg Config, logger log.Logger) (*Prober, error) {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	cfg.Address = ""
+	cfg.DNSLookups = false
+	e, err := New(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Prober{cfg: e.cfg, logger: logger}, nil
+}
+
+// ServeProbe reads the chronyd at targets within the request's context
+// (capped by the configured timeout) and writes its metrics.
+//
+// targets are the addresses of one target, already checked, in the order
+// to try (a name's addresses). The first that chronyd answers on is read;
+// the next one is tried only when the previous refused at once (ICMP port
+// unreachable: no chronyd there), never after a timeout, so a probe costs
+// at most one timeout. With a single address nothing more is sent than a
+// scrape sends.
+func (p *Prober) ServeProbe(w http.ResponseWriter, r *http.Request, targets []netip.AddrPort) {
+	if len(targets) == 0 {
+		http.Error(w, "no address to probe", http.StatusInternalServerError)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
+	defer cancel()
+
+	cfg := p.cfg
+	// Should the preset client below fail to connect, the exporter dials
+	// this: an address literal, which chronyproto.Dial never resolves.
+	cfg.Address = "udp://" + targets[0].String()
+	e, err := New(cfg, quietLogger(log.With(p.logger, "target", targets[0].String())))
+	if err != nil { // checked by NewProber
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer e.Close()
+	if c := p.connect(ctx, targets); c != nil {
+		e.client = c
+		e.cfg.Address = c.Address()
+	}
+	e.Handler(nil).ServeHTTP(w, r.WithContext(ctx))
+}
+
+// connect returns a client for the first of targets where chronyd does not
+// refuse at once, or nil when none could even be dialled.
+func (p *Prober) connect(ctx context.Context, targets []netip.AddrPort) *chronyproto.Client {
+	for i, ap := range targets {
+		c, err := p.Dialer.DialUDP(ctx, ap)
+		if err != nil {
+			continue
+		}
+		if i == len(targets)-1 {
+			return c
+		}
+		// UDP has no connection: only an answer, or an ICMP refusal,
+		// says whether chronyd is there. Any reply (even UNAUTH) is
+		// chronyd; a timeout ends the probe's time, so it stays here.
+		if _, err := c.NSources(ctx); errors.Is(err, chronyproto.ErrNotRunning) {
+			c.Close()
+			continue
+		}
+		return c
+	}
+	return nil
+}
+
+// quietLogger logs everything at debug level. A chronyd that does not
+// answer a probe is the probe's result (chrony_up 0), not a problem of the
+// exporter, and anyone allowed to probe must not be able to fill its log.
+func quietLogger(next log.Logger) log.Logger {
+	return log.LoggerFunc(func(kv ...any) error {
+		out := append([]any(nil), kv...)
+		for i := 0; i+1 < len(out); i += 2 {
+			if out[i] == level.Key() {
+				out[i+1] = level.DebugValue()
+			}
+		}
+		return next.Log(out...)
+	})
+}
