@@ -2,7 +2,6 @@ package probe
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,14 +126,10 @@ func TestProbeNameFallback(t *testing.T) {
 
 func TestProbeDown(t *testing.T) {
 	// Bound and silent: only the deadline ends the probe.
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	silent := chronytest.NewUDPCounter(t, "udp4", "127.0.0.1:0")
 	h := newTestHandler(t, []string{"127.0.0.1"}, nil)
 	start := time.Now()
-	a := get(t, h, target(c.LocalAddr().String()), nil)
+	a := get(t, h, target(silent.AddrPort().String()), nil)
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("probe took %v, the timeout is 2 s", took)
 	}
@@ -176,27 +170,9 @@ func TestProbeForm(t *testing.T) {
 // TestProbeHostileNothingSent: refused targets get 400 or 403 with a
 // reason, and no datagram reaches the listener they point at.
 func TestProbeHostileNothingSent(t *testing.T) {
-	var got atomic.Int32
-	listen := func(network, addr string) netip.AddrPort {
-		c, err := net.ListenPacket(network, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		go func() {
-			buf := make([]byte, 2048)
-			for {
-				if _, _, err := c.ReadFrom(buf); err != nil {
-					return
-				}
-				got.Add(1)
-			}
-		}()
-		return c.LocalAddr().(*net.UDPAddr).AddrPort()
-	}
-	v4 := listen("udp4", "127.0.0.1:0")
-	v6 := listen("udp6", "[::1]:0")
-	p4 := itoa(v4.Port())
+	v4 := chronytest.NewUDPCounter(t, "udp4", "127.0.0.1:0")
+	v6 := chronytest.NewUDPCounter(t, "udp6", "[::1]:0")
+	p4 := itoa(v4.AddrPort().Port())
 	r := &fakeResolver{names: map[string][]netip.Addr{
 		"localhost": addrs("127.0.0.1"),
 		"evil.test": addrs("10.0.0.1", "127.0.0.1"),
@@ -209,7 +185,7 @@ func TestProbeHostileNothingSent(t *testing.T) {
 		{"127.0.0.1:" + p4, 403},
 		{"localhost:" + p4, 403},
 		{"evil.test:" + p4, 403},
-		{"[::1]:" + itoa(v6.Port()), 403},
+		{"[::1]:" + itoa(v6.AddrPort().Port()), 403},
 		{"[::ffff:127.0.0.1]:" + p4, 403},
 		{"file:///etc/passwd", 400},
 		{"http://127.0.0.1:" + p4 + "/", 400},
@@ -227,7 +203,7 @@ func TestProbeHostileNothingSent(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	if n := got.Load(); n != 0 {
+	if n := v4.Received() + v6.Received(); n != 0 {
 		t.Errorf("%d datagrams reached the listeners", n)
 	}
 }

@@ -3,44 +3,19 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 )
 
-// udpCounter is a UDP listener that counts what it receives.
-type udpCounter struct {
-	conn net.PacketConn
-	n    atomic.Int64
-}
-
-func newUDPCounter(t *testing.T, network, addr string) *udpCounter {
-	t.Helper()
-	c, err := net.ListenPacket(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &udpCounter{conn: c}
-	t.Cleanup(func() { c.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			if _, _, err := c.ReadFrom(buf); err != nil {
-				return
-			}
-			u.n.Add(1)
-		}
-	}()
-	return u
-}
-
-func (u *udpCounter) port() string { return strconv.Itoa(u.conn.LocalAddr().(*net.UDPAddr).Port) }
+// counterPort returns the counter's port, for a target.
+func counterPort(u *chronytest.UDPCounter) string { return strconv.Itoa(int(u.AddrPort().Port())) }
 
 func probeURL(e *exporter, target string) string {
 	return e.url + "/probe?target=" + url.QueryEscape(target)
@@ -50,7 +25,7 @@ func probeURL(e *exporter, target string) string {
 // exporter that reads nothing itself.
 func TestProbeLab(t *testing.T) {
 	l := sharedLab.get(t)
-	silent := newUDPCounter(t, "udp4", "127.0.0.1:0")
+	silent := chronytest.NewUDPCounter(t, "udp4", "127.0.0.1:0")
 	e := startExporter(t, "--chrony.address=unix:///nonexistent/chronyd.sock", "--probe.allow=127.0.0.1/32", "--chrony.timeout=3s")
 	client := &http.Client{}
 
@@ -86,11 +61,11 @@ func TestProbeLab(t *testing.T) {
 
 	// A silent target: the probe ends by Prometheus's timeout less the
 	// margin, before --chrony.timeout.
-	a := fetch(client, probeURL(e, "127.0.0.1:"+silent.port()), http.Header{scrapeTimeoutHeader: {"1"}})
+	a := fetch(client, probeURL(e, "127.0.0.1:"+counterPort(silent)), http.Header{scrapeTimeoutHeader: {"1"}})
 	if v, err := a.up(); err != nil || v != 0 || a.took > 1500*time.Millisecond {
 		t.Errorf("silent target: chrony_up %v (%v) after %v, want 0 within 0.9 s", v, err, a.took)
 	}
-	if silent.n.Load() == 0 {
+	if silent.Received() == 0 {
 		t.Errorf("nothing was sent to the silent (allowed) target")
 	}
 	e.stop()
@@ -102,9 +77,9 @@ func TestProbeLab(t *testing.T) {
 // TestProbeHostile: malformed targets get 400, targets outside
 // --probe.allow 403, each with a reason, and nothing is sent anywhere.
 func TestProbeHostile(t *testing.T) {
-	v4 := newUDPCounter(t, "udp4", "127.0.0.1:0")
-	v6 := newUDPCounter(t, "udp6", "[::1]:0")
-	p := v4.port()
+	v4 := chronytest.NewUDPCounter(t, "udp4", "127.0.0.1:0")
+	v6 := chronytest.NewUDPCounter(t, "udp6", "[::1]:0")
+	p := counterPort(v4)
 	e := startExporter(t, "--chrony.address=unix:///nonexistent/chronyd.sock",
 		"--probe.allow=10.0.0.0/8", "--probe.allow=ntp1.example.invalid")
 	client := &http.Client{}
@@ -114,7 +89,7 @@ func TestProbeHostile(t *testing.T) {
 	}{
 		{"127.0.0.1:" + p, 403},
 		{"localhost:" + p, 403}, // resolves to 127.0.0.1, outside the list
-		{"[::1]:" + v6.port(), 403},
+		{"[::1]:" + counterPort(v6), 403},
 		{"[::ffff:127.0.0.1]:" + p, 403},
 		{"ntp2.example.invalid:" + p, 400}, // does not resolve
 		{"file:///etc/passwd", 400},
@@ -136,7 +111,7 @@ func TestProbeHostile(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	if n := v4.n.Load() + v6.n.Load(); n != 0 {
+	if n := v4.Received() + v6.Received(); n != 0 {
 		t.Errorf("%d datagrams reached the listeners", n)
 	}
 	e.stop()
@@ -147,9 +122,9 @@ func TestProbeHostile(t *testing.T) {
 
 // TestProbeOff: without --probe.allow there is no /probe.
 func TestProbeOff(t *testing.T) {
-	v4 := newUDPCounter(t, "udp4", "127.0.0.1:0")
+	v4 := chronytest.NewUDPCounter(t, "udp4", "127.0.0.1:0")
 	e := startExporter(t, "--chrony.address=unix:///nonexistent/chronyd.sock")
-	a := fetch(&http.Client{}, probeURL(e, "127.0.0.1:"+v4.port()), nil)
+	a := fetch(&http.Client{}, probeURL(e, "127.0.0.1:"+counterPort(v4)), nil)
 	if a.status != http.StatusNotFound {
 		t.Errorf("/probe without --probe.allow: %d, want 404", a.status)
 	}
@@ -157,7 +132,7 @@ func TestProbeOff(t *testing.T) {
 		t.Errorf("status page without --probe.allow: %d, offers a probe form", a.status)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := v4.n.Load(); n != 0 {
+	if n := v4.Received(); n != 0 {
 		t.Errorf("%d datagrams sent", n)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,13 +35,7 @@ import (
 //
 // go test -run '^$' -bench Lab64 ./cmd/chrony_exporter (as root).
 func BenchmarkLab64(b *testing.B) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	l, err := chronytest.Start(ctx, chronytest.Config{Reachable: 64})
-	if err != nil {
-		b.Fatalf("starting the chronyd lab: %v", err)
-	}
-	defer l.Close()
+	l := lab64.get(b)
 	sources := len(l.Reachable) + 2
 
 	b.Run("scrape/1core", func(b *testing.B) {

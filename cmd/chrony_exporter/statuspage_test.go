@@ -507,13 +507,7 @@ func TestStatusPageRouting(t *testing.T) {
 // browser does: one GET of /, read in full. It reports the median and the
 // 95th percentile of the load times.
 func BenchmarkStatusPage64(b *testing.B) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	l, err := chronytest.Start(ctx, chronytest.Config{Reachable: 64})
-	if err != nil {
-		b.Fatalf("starting the chronyd lab: %v", err)
-	}
-	defer l.Close()
+	l := lab64.get(b)
 	e := startExporter(b, "--chrony.address="+socketAddr(l))
 	load := func() time.Duration {
 		start := time.Now()
