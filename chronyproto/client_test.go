@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -351,4 +353,54 @@ func TestSnapshotClientPages(t *testing.T) {
 	if err != nil || len(all) != 4 {
 		t.Errorf("ClientAccesses: %d, %v", len(all), err)
 	}
+}
+
+// TestDialUDPFirst: an address that refuses at once (no one on the port)
+// gives way to the next; one that is silent spends the context, and the
+// addresses after it get nothing; the last address is not asked before
+// the caller's first request.
+func TestDialUDPFirst(t *testing.T) {
+	f := chronytest.NewFake(t, "udp", loadCaptures(t, "chrony-4.8"))
+	silent := chronytest.NewUDPCounter(t, "udp4", "127.0.0.1:0")
+
+	t.Run("refused, then chronyd", func(t *testing.T) {
+		// A port bound a moment ago and closed: the kernel refuses it.
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+		pc.Close()
+		before := f.Requests()
+		var d Dialer
+		c, err := d.DialUDPFirst(ctxTimeout(t, 2*time.Second), []netip.AddrPort{gone, f.AddrPort()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got, want := c.Address(), "udp://"+f.AddrPort().String(); got != want {
+			t.Errorf("connected to %s, want %s", got, want)
+		}
+		if n := f.Requests() - before; n != 0 {
+			t.Errorf("the last address was asked %d requests before use, want 0", n)
+		}
+	})
+	t.Run("silent, then chronyd", func(t *testing.T) {
+		before := f.Requests()
+		var d Dialer
+		start := time.Now()
+		_, err := d.DialUDPFirst(ctxTimeout(t, 500*time.Millisecond), []netip.AddrPort{silent.AddrPort(), f.AddrPort()})
+		if !errors.Is(err, ErrTimeout) {
+			t.Errorf("err = %v, want ErrTimeout", err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("took %v with a 500 ms context", took)
+		}
+		if silent.Received() == 0 {
+			t.Errorf("the silent address was not asked")
+		}
+		if n := f.Requests() - before; n != 0 {
+			t.Errorf("after the timeout, %d requests went to the next address", n)
+		}
+	})
 }

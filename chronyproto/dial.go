@@ -59,25 +59,49 @@ func (d *Dialer) Dial(ctx context.Context, address string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving chronyd address %q: %w", host, err)
 	}
-	if len(ips) == 1 {
-		return d.DialUDP(ctx, netip.AddrPortFrom(ips[0].Unmap(), port))
+	addrs := make([]netip.AddrPort, len(ips))
+	for i, ip := range ips {
+		addrs[i] = netip.AddrPortFrom(ip.Unmap(), port)
 	}
-	// A name with several addresses (localhost: ::1 and 127.0.0.1) may
-	// reach chronyd on only some; like chronyc, take the first that answers.
+	c, err := d.DialUDPFirst(ctx, addrs)
+	if err != nil {
+		return nil, fmt.Errorf("chronyd at %q: %w", host, err)
+	}
+	return c, nil
+}
+
+// DialUDPFirst connects over UDP to the first of addrs where chronyd is,
+// as chronyc tries a name's addresses in turn (localhost: ::1, then
+// 127.0.0.1). UDP has no connection: only an answer proves chronyd is
+// there, so every address but the last is asked for N_SOURCES first, and
+// the next one is tried only when that fails at once (ICMP port
+// unreachable) or with an error other than a timeout, which spends the
+// context's time. The last address is returned unasked, as a single one
+// is: its first request tells.
+func (d *Dialer) DialUDPFirst(ctx context.Context, addrs []netip.AddrPort) (*Client, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("no chronyd address to dial")
+	}
 	var errs []error
-	for _, ip := range ips {
-		c, err := d.dialAnswering(ctx, netip.AddrPortFrom(ip.Unmap(), port))
+	for _, ap := range addrs[:len(addrs)-1] {
+		c, err := d.dialAnswering(ctx, ap)
 		if err == nil {
 			return c, nil
 		}
 		errs = append(errs, err)
+		if errors.Is(err, ErrTimeout) {
+			return nil, errors.Join(errs...)
+		}
 	}
-	return nil, fmt.Errorf("no address of %q answers as chronyd: %w", host, errors.Join(errs...))
+	c, err := d.DialUDP(ctx, addrs[len(addrs)-1])
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	return c, nil
 }
 
-// dialAnswering connects over UDP and checks that chronyd answers there:
-// UDP has no connection, only an answer proves chronyd is there. A status
-// reply (even an error) is an answer.
+// dialAnswering connects over UDP and checks that chronyd answers there.
+// A status reply (even an error) is an answer.
 func (d *Dialer) dialAnswering(ctx context.Context, ap netip.AddrPort) (*Client, error) {
 	c, err := d.DialUDP(ctx, ap)
 	if err != nil {

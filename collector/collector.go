@@ -90,6 +90,9 @@ type Exporter struct {
 	enabled []*reportCollector
 	dns     *dnsCache
 
+	// dial connects to chronyd: cfg.Address, or a probe's target.
+	dial func(context.Context) (*chronyproto.Client, error)
+
 	mu     sync.Mutex // guards client
 	client *chronyproto.Client
 
@@ -126,6 +129,7 @@ func New(cfg Config, logger log.Logger) (*Exporter, error) {
 		}
 	}
 	e := &Exporter{cfg: cfg, logger: logger, states: map[string]*CollectorState{}, dns: newDNSCache()}
+	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return chronyproto.Dial(ctx, cfg.Address) }
 	for _, name := range Names() {
 		c := collectors[name]
 		on, set := cfg.Enabled[name]
@@ -180,7 +184,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 func (e *Exporter) read(ctx context.Context) *Scrape {
 	s := &Scrape{Start: time.Now(), Skipped: map[string]string{}}
 	defer func() { s.Duration = time.Since(s.Start) }()
-	client, err := e.dial(ctx)
+	client, err := e.connect(ctx)
 	if err != nil {
 		s.Err = err
 		return s
@@ -210,13 +214,15 @@ func (e *Exporter) read(ctx context.Context) *Scrape {
 	return s
 }
 
-func (e *Exporter) dial(ctx context.Context) (*chronyproto.Client, error) {
+// connect returns the connection to chronyd, dialling it when there is
+// none.
+func (e *Exporter) connect(ctx context.Context) (*chronyproto.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.client != nil {
 		return e.client, nil
 	}
-	c, err := chronyproto.Dial(ctx, e.cfg.Address)
+	c, err := e.dial(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/netip"
 
@@ -51,11 +50,9 @@ func NewProber(cfg Config, logger log.Logger) (*Prober, error) {
 // (capped by the configured timeout) and writes its metrics.
 //
 // targets are the addresses of one target, already checked, in the order
-// to try (a name's addresses). The first that chronyd answers on is read;
-// the next one is tried only when the previous refused at once (ICMP port
-// unreachable: no chronyd there), never after a timeout, so a probe costs
-// at most one timeout. With a single address nothing more is sent than a
-// scrape sends.
+// to try (a name's addresses), as chronyproto.Dialer.DialUDPFirst takes
+// them: a probe costs at most one timeout, and with a single address
+// nothing more is sent than a scrape sends.
 func (p *Prober) ServeProbe(w http.ResponseWriter, r *http.Request, targets []netip.AddrPort) {
 	if len(targets) == 0 {
 		http.Error(w, "no address to probe", http.StatusInternalServerError)
@@ -64,44 +61,14 @@ func (p *Prober) ServeProbe(w http.ResponseWriter, r *http.Request, targets []ne
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
 	defer cancel()
 
-	cfg := p.cfg
-	// Should the preset client below fail to connect, the exporter dials
-	// this: an address literal, which chronyproto.Dial never resolves.
-	cfg.Address = "udp://" + targets[0].String()
-	e, err := New(cfg, quietLogger(log.With(p.logger, "target", targets[0].String())))
+	e, err := New(p.cfg, quietLogger(log.With(p.logger, "target", targets[0].String())))
 	if err != nil { // checked by NewProber
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	defer e.Close()
-	if c := p.connect(ctx, targets); c != nil {
-		e.client = c
-		e.cfg.Address = c.Address()
-	}
+	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return p.Dialer.DialUDPFirst(ctx, targets) }
 	e.Handler(nil).ServeHTTP(w, r.WithContext(ctx))
-}
-
-// connect returns a client for the first of targets where chronyd does not
-// refuse at once, or nil when none could even be dialled.
-func (p *Prober) connect(ctx context.Context, targets []netip.AddrPort) *chronyproto.Client {
-	for i, ap := range targets {
-		c, err := p.Dialer.DialUDP(ctx, ap)
-		if err != nil {
-			continue
-		}
-		if i == len(targets)-1 {
-			return c
-		}
-		// UDP has no connection: only an answer, or an ICMP refusal,
-		// says whether chronyd is there. Any reply (even UNAUTH) is
-		// chronyd; a timeout ends the probe's time, so it stays here.
-		if _, err := c.NSources(ctx); errors.Is(err, chronyproto.ErrNotRunning) {
-			c.Close()
-			continue
-		}
-		return c
-	}
-	return nil
 }
 
 // quietLogger logs everything at debug level. A chronyd that does not
