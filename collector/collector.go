@@ -117,19 +117,27 @@ type CollectorState struct {
 // connect to chronyd: every scrape does, so an exporter started before
 // chronyd works once chronyd is up.
 func New(cfg Config, logger log.Logger) (*Exporter, error) {
-	if logger == nil {
-		logger = log.NewNopLogger()
+	cfg, enabled, err := checkConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
+	e := newExporter(cfg, enabled, logger)
+	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return chronyproto.Dial(ctx, cfg.Address) }
+	return e, nil
+}
+
+// checkConfig fills in cfg's defaults and returns the collectors it turns
+// on.
+func checkConfig(cfg Config) (Config, []*reportCollector, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
 	for name := range cfg.Enabled {
 		if collectors[name] == nil {
-			return nil, fmt.Errorf("unknown collector %q (known: %s)", name, strings.Join(Names(), ", "))
+			return cfg, nil, fmt.Errorf("unknown collector %q (known: %s)", name, strings.Join(Names(), ", "))
 		}
 	}
-	e := &Exporter{cfg: cfg, logger: logger, states: map[string]*CollectorState{}, dns: newDNSCache()}
-	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return chronyproto.Dial(ctx, cfg.Address) }
+	var enabled []*reportCollector
 	for _, name := range Names() {
 		c := collectors[name]
 		on, set := cfg.Enabled[name]
@@ -137,10 +145,23 @@ func New(cfg Config, logger log.Logger) (*Exporter, error) {
 			on = c.defaultEnabled
 		}
 		if on {
-			e.enabled = append(e.enabled, c)
+			enabled = append(enabled, c)
 		}
 	}
-	return e, nil
+	return cfg, enabled, nil
+}
+
+// newExporter returns an exporter of a checked configuration; the caller
+// sets dial.
+func newExporter(cfg Config, enabled []*reportCollector, logger log.Logger) *Exporter {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	e := &Exporter{cfg: cfg, logger: logger, enabled: enabled, states: map[string]*CollectorState{}}
+	if cfg.DNSLookups {
+		e.dns = newDNSCache()
+	}
+	return e
 }
 
 // Close releases the connection to chronyd.

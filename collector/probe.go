@@ -21,8 +21,9 @@ import (
 // The Prober contacts only the addresses it is given and resolves no name:
 // checking them against an allow list is the caller's job (package probe).
 type Prober struct {
-	cfg    Config
-	logger log.Logger
+	cfg     Config
+	enabled []*reportCollector
+	logger  log.Logger
 	// Dialer connects to the targets; the zero value uses chronyproto's
 	// defaults (256 requests in flight over UDP).
 	Dialer chronyproto.Dialer
@@ -39,11 +40,11 @@ func NewProber(cfg Config, logger log.Logger) (*Prober, error) {
 	}
 	cfg.Address = ""
 	cfg.DNSLookups = false
-	e, err := New(cfg, nil)
+	cfg, enabled, err := checkConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Prober{cfg: e.cfg, logger: logger}, nil
+	return &Prober{cfg: cfg, enabled: enabled, logger: logger}, nil
 }
 
 // ServeProbe reads the chronyd at targets within the request's context
@@ -61,11 +62,7 @@ func (p *Prober) ServeProbe(w http.ResponseWriter, r *http.Request, targets []ne
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
 	defer cancel()
 
-	e, err := New(p.cfg, quietLogger(log.With(p.logger, "target", targets[0].String())))
-	if err != nil { // checked by NewProber
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
+	e := newExporter(p.cfg, p.enabled, quietLogger(log.With(p.logger, "target", targets[0].String())))
 	defer e.Close()
 	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return p.Dialer.DialUDPFirst(ctx, targets) }
 	e.Handler(nil).ServeHTTP(w, r.WithContext(ctx))

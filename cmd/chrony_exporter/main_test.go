@@ -837,6 +837,10 @@ func TestUserErrors(t *testing.T) {
 		{[]string{"--web.telemetry-path=metrics"}, []string{"--web.telemetry-path", "/metrics"}},
 		{[]string{"--no-collector.ntpdata", "--collector.sources.with-ntpdata"}, []string{"--collector.ntpdata", "--collector.sources.with-ntpdata", "only one"}},
 		{[]string{"--web.listen-address=" + busy.Addr().String()}, []string{"address already in use", "--web.listen-address"}},
+		{[]string{"--probe.allow=10.0.0.0/33"}, []string{"--probe.allow", "10.0.0.0/8"}},
+		{[]string{"--probe.allow=http://ntp1"}, []string{"--probe.allow", "host name"}},
+		{[]string{"--probe.allow="}, []string{"--probe.allow", "empty"}},
+		{[]string{"--probe.allow=10.0.0.0/8", "--web.telemetry-path=/probe"}, []string{"--web.telemetry-path", "/probe"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

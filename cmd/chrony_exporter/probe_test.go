@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,34 +131,5 @@ func TestProbeOff(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := v4.Received(); n != 0 {
 		t.Errorf("%d datagrams sent", n)
-	}
-}
-
-// TestProbeFlagErrors: a --probe.allow the exporter cannot use stops it
-// at once with a message naming the flag.
-func TestProbeFlagErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"--probe.allow=10.0.0.0/33"}, []string{"--probe.allow", "10.0.0.0/8"}},
-		{[]string{"--probe.allow=http://ntp1"}, []string{"--probe.allow", "host name"}},
-		{[]string{"--probe.allow="}, []string{"--probe.allow", "empty"}},
-		{[]string{"--probe.allow=10.0.0.0/8", "--web.telemetry-path=/probe"}, []string{"--web.telemetry-path", "/probe"}},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			out, err := exporterCommand(ctx, tc.args...).CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() <= 0 {
-				t.Fatalf("exit: %v, want a non-zero exit status\n%s", err, out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(string(out), w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
-		})
 	}
 }
