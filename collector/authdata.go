@@ -39,28 +39,28 @@ func init() {
 }
 
 func updateAuthData(s *scrape, ch sink) {
-	seen := seenLabels{}
+	series := s.sourceSeries()
 	for i := range s.Sources {
 		src := &s.Sources[i]
 		d := src.Auth
 		if d == nil {
 			continue
 		}
-		a, n, ok := s.sourceLabels(src)
-		if !ok || !seen.first(a, n) {
+		lv, ok := series.labels(i)
+		if !ok {
 			continue
 		}
-		authInfo.emit(ch, 1, a, n, d.Mode.String(), d.KeyType.String(), strconv.Itoa(int(d.KeyLength)))
+		authInfo.emit(ch, 1, lv[0], lv[1], d.Mode.String(), d.KeyType.String(), strconv.Itoa(int(d.KeyLength)))
 		if d.Mode == chronyproto.AuthNone {
 			continue
 		}
-		authKeyID.emit(ch, float64(d.KeyID), a, n)
-		authKEAttempts.emit(ch, float64(d.KEAttempts), a, n)
+		authKeyID.emit(ch, float64(d.KeyID), lv...)
+		authKEAttempts.emit(ch, float64(d.KEAttempts), lv...)
 		if d.HasKE {
-			authLastKE.emit(ch, d.LastKEAgo.Seconds(), a, n)
+			authLastKE.emit(ch, d.LastKEAgo.Seconds(), lv...)
 		}
-		authCookies.emit(ch, float64(d.Cookies), a, n)
-		authCookieLength.emit(ch, float64(d.CookieLength), a, n)
-		authNAK.emit(ch, boolValue(d.NAK), a, n)
+		authCookies.emit(ch, float64(d.Cookies), lv...)
+		authCookieLength.emit(ch, float64(d.CookieLength), lv...)
+		authNAK.emit(ch, boolValue(d.NAK), lv...)
 	}
 }

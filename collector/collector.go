@@ -56,6 +56,13 @@ func Help(name string) string { return collectors[name].help }
 // DefaultEnabled reports whether a collector is on unless turned off.
 func DefaultEnabled(name string) bool { return collectors[name].defaultEnabled }
 
+// Reports returns the reports a collector reads, those whose errors are
+// its errors and those that only improve its labels.
+func Reports(name string) []chronyproto.Report {
+	c := collectors[name]
+	return append(append([]chronyproto.Report(nil), c.reports...), c.extra...)
+}
+
 // UnixOnly reports whether a collector needs chronyd's Unix socket.
 func UnixOnly(name string) bool { return collectors[name].unixOnly }
 
@@ -265,37 +272,45 @@ type flightCall struct {
 
 func (f *flight) do(ctx context.Context, read func(context.Context) *Scrape) *Scrape {
 	f.mu.Lock()
-	c := f.cur
-	if c == nil {
-		c = &flightCall{done: make(chan struct{})}
-		f.cur = c
-		// The read belongs to every caller that joins it: it keeps the
-		// first caller's deadline but not its cancellation.
-		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		if d, ok := ctx.Deadline(); ok {
-			cancel()
-			rctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), d)
-			c.deadline = d
-		}
-		go func() {
-			defer cancel()
-			c.res = read(rctx)
-			f.mu.Lock()
-			f.cur = nil
-			f.mu.Unlock()
-			close(c.done)
-		}()
+	if c := f.cur; c != nil {
+		f.mu.Unlock()
+		return c.wait(ctx)
 	}
+	c := &flightCall{done: make(chan struct{})}
+	f.cur = c
 	f.mu.Unlock()
+
+	// The caller that starts the read makes it itself, sparing a scrape
+	// two goroutine switches. The read belongs to every caller that joins
+	// it: it keeps this caller's deadline but not its cancellation, so a
+	// scraper that hangs up does not fail the others.
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if d, ok := ctx.Deadline(); ok {
+		cancel()
+		rctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), d)
+		c.deadline = d
+	}
+	defer cancel()
+	c.res = read(rctx)
+	f.mu.Lock()
+	f.cur = nil
+	f.mu.Unlock()
+	close(c.done)
+	return c.res
+}
+
+// wait returns the result of a read in flight, or a timeout when ctx ends
+// first.
+func (c *flightCall) wait(ctx context.Context) *Scrape {
 	select {
 	case <-c.done:
 		return c.res
 	case <-ctx.Done():
 	}
 	// The read ends by its own deadline. A caller whose deadline is not
-	// earlier (the one that started it, at least) waits for it: it then
-	// reports what each collector got, and the next scrape starts a new
-	// read instead of joining this finished one.
+	// earlier waits for it: it then reports what each collector got, and
+	// the next scrape starts a new read instead of joining this finished
+	// one.
 	if d, ok := ctx.Deadline(); ok && !c.deadline.IsZero() && !d.Before(c.deadline) &&
 		errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		<-c.done
@@ -307,8 +322,9 @@ func (f *flight) do(ctx context.Context, read func(context.Context) *Scrape) *Sc
 // scrape is what a collector's update gets: the snapshot and helpers.
 type scrape struct {
 	*chronyproto.Snapshot
-	e     *Exporter
-	names map[chronyproto.Address]string // reverse DNS, when on
+	e      *Exporter
+	names  map[chronyproto.Address]string // reverse DNS, when on
+	labels []sourceLabelValues            // by index in Sources
 }
 
 // Describe sends the descriptors of every metric the enabled collectors
@@ -343,7 +359,11 @@ func (e *Exporter) collect(ctx context.Context, ch sink) {
 	// The configured timeout bounds the reverse DNS lookups too.
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
-	s := e.Scrape(ctx)
+	e.render(ctx, e.Scrape(ctx), ch)
+}
+
+// render hands the samples of scrape s to ch.
+func (e *Exporter) render(ctx context.Context, s *Scrape, ch sink) {
 	upMetric.emit(ch, boolValue(s.Err == nil))
 	if s.Snapshot == nil {
 		// chronyd could not be reached: every collector failed.
@@ -358,6 +378,7 @@ func (e *Exporter) collect(ctx context.Context, ch sink) {
 	if e.cfg.DNSLookups {
 		sc.names = e.dns.lookup(ctx, s.Snapshot)
 	}
+	sc.labelSources()
 	for _, c := range e.enabled {
 		if _, skipped := s.Skipped[c.name]; skipped {
 			continue

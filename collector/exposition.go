@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"math"
 	"net/http"
@@ -24,24 +25,28 @@ import (
 // (BenchmarkScrape64). Writing the text directly costs a fraction of it.
 // TestTextMatchesCollector holds both ways to the same families.
 type textSink struct {
-	families map[*metric][]byte
+	// families holds each metric's sample lines, by metric.index.
+	families [][]byte
 
-	// The label block of the last sample, kept because a collector sends
-	// a source's samples one after another with the same labels: escaping
-	// and writing them once per source instead of once per sample saves a
-	// third of the text's cost.
-	lastNames, lastValues []string
-	lastLabels            []byte
+	// The label blocks of the last two label sets, kept because a
+	// collector sends a source's samples one after another with the same
+	// labels, with now and then one with more labels (an info metric):
+	// escaping and writing a source's block once instead of once per
+	// sample saves a third of the text's cost.
+	blocks [2]labelBlock
+	recent int // the block used last; a miss replaces the other
 }
 
-// spares keeps one text sink and one gzip writer between scrapes. The
-// families and their sizes hardly change, so a warm sink does not grow;
-// unlike a sync.Pool, which every garbage collection empties, a spare
-// survives, and scrapes allocate (and collect) a fifth as much.
+// spares keeps a text sink, a gzip writer and the buffers of a response
+// between scrapes. The families and their sizes hardly change, so warm
+// buffers do not grow; unlike a sync.Pool, which every garbage collection
+// empties, a spare survives, and scrapes allocate (and collect) a fifth as
+// much.
 type spares struct {
-	mu   sync.Mutex
-	sink *textSink
-	gz   *gzip.Writer
+	mu      sync.Mutex
+	sink    *textSink
+	gz      *gzip.Writer
+	buffers []*bytes.Buffer // a response's body and its own metrics' text
 }
 
 func (p *spares) getSink() *textSink {
@@ -50,7 +55,7 @@ func (p *spares) getSink() *textSink {
 	p.sink = nil
 	p.mu.Unlock()
 	if t == nil {
-		return &textSink{families: map[*metric][]byte{}}
+		return &textSink{families: make([][]byte, len(metrics))}
 	}
 	t.reset()
 	return t
@@ -79,34 +84,69 @@ func (p *spares) putGzip(gz *gzip.Writer) {
 	p.mu.Unlock()
 }
 
+func (p *spares) getBuffer() *bytes.Buffer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.buffers); n > 0 {
+		b := p.buffers[n-1]
+		p.buffers = p.buffers[:n-1]
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (p *spares) putBuffer(b *bytes.Buffer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buffers) < 2 {
+		p.buffers = append(p.buffers, b)
+	}
+}
+
 // reset empties the sink, keeping its buffers.
 func (t *textSink) reset() {
-	for m, b := range t.families {
-		t.families[m] = b[:0]
+	for i, b := range t.families {
+		t.families[i] = b[:0]
 	}
 }
 
 func (t *textSink) add(m *metric, v float64, labelValues []string) {
-	b := append(t.families[m], m.name...)
+	b := append(t.families[m.index], m.name...)
 	b = append(b, t.labels(m.labels, labelValues)...)
 	b = append(b, ' ')
 	b = appendFloat(b, v)
-	t.families[m] = append(b, '\n')
+	t.families[m.index] = append(b, '\n')
+}
+
+// labelBlock is the text of one label set, {name="value",...}.
+type labelBlock struct {
+	names, values []string
+	text          []byte
+}
+
+func (k *labelBlock) is(names, values []string) bool {
+	return k.text != nil && slices.Equal(names, k.names) && slices.Equal(values, k.values)
 }
 
 // labels returns the label block of names and values, as appendLabels
 // writes it.
 func (t *textSink) labels(names, values []string) []byte {
-	if t.lastLabels == nil || !slices.Equal(names, t.lastNames) || !slices.Equal(values, t.lastValues) {
-		t.lastLabels = appendLabels(t.lastLabels[:0], names, values, "", "")
-		t.lastNames = names
-		t.lastValues = append(t.lastValues[:0], values...)
+	if k := &t.blocks[t.recent]; k.is(names, values) {
+		return k.text
 	}
-	return t.lastLabels
+	t.recent = 1 - t.recent
+	k := &t.blocks[t.recent]
+	if !k.is(names, values) {
+		k.text = appendLabels(k.text[:0], names, values, "", "")
+		k.names = names
+		k.values = append(k.values[:0], values...)
+	}
+	return k.text
 }
 
 func (t *textSink) addHistogram(m *metric, count uint64, sum float64, buckets map[float64]uint64) {
-	b := t.families[m]
+	b := t.families[m.index]
 	bounds := make([]float64, 0, len(buckets))
 	for le := range buckets {
 		bounds = append(bounds, le)
@@ -131,21 +171,18 @@ func (t *textSink) addHistogram(m *metric, count uint64, sum float64, buckets ma
 	b = append(b, m.name...)
 	b = append(b, "_count "...)
 	b = strconv.AppendUint(b, count, 10)
-	t.families[m] = append(b, '\n')
+	t.families[m.index] = append(b, '\n')
 }
 
 // writeTo writes the families in name order, each with its HELP and TYPE.
 func (t *textSink) writeTo(w io.Writer) {
 	buf := bufio.NewWriterSize(w, 32<<10)
 	defer buf.Flush()
-	ms := make([]*metric, 0, len(t.families))
-	for m, b := range t.families {
-		if len(b) > 0 {
-			ms = append(ms, m)
+	for _, m := range sortedMetrics() {
+		lines := t.families[m.index]
+		if len(lines) == 0 {
+			continue
 		}
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].name < ms[j].name })
-	for _, m := range ms {
 		buf.WriteString("# HELP ")
 		buf.WriteString(m.name)
 		buf.WriteByte(' ')
@@ -155,7 +192,7 @@ func (t *textSink) writeTo(w io.Writer) {
 		buf.WriteByte(' ')
 		buf.WriteString(m.kind.String())
 		buf.WriteByte('\n')
-		buf.Write(t.families[m])
+		buf.Write(lines)
 	}
 }
 
@@ -189,15 +226,33 @@ func appendLabels(b []byte, names, values []string, extraName, extraValue string
 func appendLabel(b []byte, name, value string) []byte {
 	b = append(b, name...)
 	b = append(b, `="`...)
-	if strings.ContainsAny(value, "\\\"\n") {
+	if needsEscape(value) {
 		value = valueEscaper.Replace(value)
 	}
 	b = append(b, value...)
 	return append(b, '"')
 }
 
-// appendFloat formats a value as the text format wants it.
+// needsEscape reports whether a label value holds a character the text
+// format escapes. A loop, as strings.ContainsAny would build its set of
+// characters on every call of the hottest path of the exposition.
+func needsEscape(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\\' || c == '"' || c == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// appendFloat formats a value as client_golang's text encoder does: the
+// shortest 'g' form, with 0 for -0. Whole numbers below a million, which
+// 'g' prints as plain digits, take the integer path: most samples are
+// counts, flags and strata, and it is several times faster.
 func appendFloat(b []byte, v float64) []byte {
+	if v > -1e6 && v < 1e6 && v == math.Trunc(v) {
+		return strconv.AppendInt(b, int64(v), 10)
+	}
 	switch {
 	case math.IsInf(v, 1):
 		return append(b, "+Inf"...)
@@ -215,37 +270,60 @@ func appendFloat(b []byte, v float64) []byte {
 // when the client accepts it (Prometheus does). klauspost/compress (which
 // client_golang already uses) at BestSpeed packs a 66-source scrape 9:1 in
 // a fraction of the standard library's time.
+//
+// extra is gathered and written out while chronyd is read: the Go and
+// process collectors cost about as much as the exposition of 66 sources,
+// and need nothing from chronyd. The body is made in memory and sent with
+// its length in one write, not streamed through the response's 4 kB
+// buffer in a dozen writes that each wake the scraper.
 func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var extraText chan *bytes.Buffer
+		if extra != nil {
+			extraText = make(chan *bytes.Buffer, 1)
+			go func() {
+				text := e.spares.getBuffer()
+				mfs, err := extra.Gather()
+				if err != nil {
+					level.Error(e.logger).Log("msg", "gathering the exporter's own metrics", "err", err)
+				}
+				enc := expfmt.NewEncoder(text, format)
+				for _, mf := range mfs {
+					enc.Encode(mf)
+				}
+				extraText <- text
+			}()
+		}
 		ts := e.spares.getSink()
 		defer e.spares.putSink(ts)
 		e.collect(r.Context(), ts)
 
+		body := e.spares.getBuffer()
+		defer e.spares.putBuffer(body)
+		var out io.Writer = body
+		var gz *gzip.Writer
 		h := w.Header()
-		h.Set("Content-Type", string(format))
-		var out io.Writer = w
 		if acceptsGzip(r) {
 			h.Set("Content-Encoding", "gzip")
 			h.Add("Vary", "Accept-Encoding")
-			gz := e.spares.getGzip()
+			gz = e.spares.getGzip()
 			defer e.spares.putGzip(gz)
-			gz.Reset(w)
-			defer gz.Close()
+			gz.Reset(body)
 			out = gz
 		}
 		ts.writeTo(out)
-		if extra == nil {
-			return
+		if extraText != nil {
+			text := <-extraText
+			out.Write(text.Bytes())
+			e.spares.putBuffer(text)
 		}
-		mfs, err := extra.Gather()
-		if err != nil {
-			level.Error(e.logger).Log("msg", "gathering the exporter's own metrics", "err", err)
+		if gz != nil {
+			gz.Close()
 		}
-		enc := expfmt.NewEncoder(out, format)
-		for _, mf := range mfs {
-			enc.Encode(mf)
-		}
+		h.Set("Content-Type", string(format))
+		h.Set("Content-Length", strconv.Itoa(body.Len()))
+		w.Write(body.Bytes())
 	})
 }
 

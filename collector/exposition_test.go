@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,26 @@ func TestAppendFloatAndEscaping(t *testing.T) {
 	for v, want := range map[float64]string{1: "1", 0.25: "0.25", -3e-9: "-3e-09", 1795655939.5: "1.7956559395e+09"} {
 		if got := string(appendFloat(nil, v)); got != want {
 			t.Errorf("appendFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+	// The integer path and its edges write what strconv does ('g', as
+	// client_golang), except -0, which client_golang writes as 0.
+	for _, v := range []float64{0, 7, -42, 123456, 999999, -999999, 1e6, -1e6, 1e6 + 1, 999999.5, 0.5, 1 << 53, math.Inf(1), math.NaN()} {
+		if got, want := string(appendFloat(nil, v)), strconv.FormatFloat(v, 'g', -1, 64); got != want && !math.IsInf(v, 0) && !math.IsNaN(v) {
+			t.Errorf("appendFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if got := string(appendFloat(nil, math.Copysign(0, -1))); got != "0" {
+		t.Errorf("appendFloat(-0) = %q, want 0", got)
+	}
+	for v, want := range map[float64]string{math.Inf(1): "+Inf", math.Inf(-1): "-Inf", math.NaN(): "NaN"} {
+		if got := string(appendFloat(nil, v)); got != want {
+			t.Errorf("appendFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+	for _, v := range []string{"plain", `x"y`, `x\y`, "x\ny", ""} {
+		if got, want := needsEscape(v), strings.ContainsAny(v, "\\\"\n"); got != want {
+			t.Errorf("needsEscape(%q) = %v, want %v", v, got, want)
 		}
 	}
 	got := string(appendLabels(nil, []string{"a"}, []string{"x\"y\\z\n"}, "", ""))

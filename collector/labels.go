@@ -45,19 +45,69 @@ func (s *scrape) sourceLabels(src *chronyproto.Source) (address, name string, ok
 	return address, name, true
 }
 
-// seenLabels keeps one collector from sending a label set twice in a
-// scrape, which would fail the whole scrape (SuperQ/chrony_exporter #153,
-// #167). Distinct sources have distinct labels, but two refclocks may share
-// a reference ID.
-type seenLabels map[[2]string]bool
+// sourceLabelValues is one source's label values, made once per scrape
+// for every collector: five collectors label each source the same way.
+type sourceLabelValues struct {
+	values []string // source_address, source_name; nil for no series
+	// shared is set when another source has the same values: two
+	// refclocks with one reference ID, or a source listed twice because
+	// chronyd's list changed during the read.
+	shared bool
+}
 
-func (s seenLabels) first(address, name string) bool {
-	k := [2]string{address, name}
-	if s[k] {
-		return false
+// labelSources makes the label values of every source of the scrape.
+func (s *scrape) labelSources() {
+	s.labels = make([]sourceLabelValues, len(s.Sources))
+	backing := make([]string, 2*len(s.Sources))
+	first := make(map[[2]string]int, len(s.Sources))
+	for i := range s.Sources {
+		a, n, ok := s.sourceLabels(&s.Sources[i])
+		if !ok {
+			continue
+		}
+		// A full slice expression, so that appending to one source's
+		// values never writes into the next one's.
+		lv := backing[2*i : 2*i+2 : 2*i+2]
+		lv[0], lv[1] = a, n
+		s.labels[i].values = lv
+		if j, dup := first[[2]string{a, n}]; dup {
+			s.labels[i].shared = true
+			s.labels[j].shared = true
+		} else {
+			first[[2]string{a, n}] = i
+		}
 	}
-	s[k] = true
-	return true
+}
+
+// sourceSeries hands one collector the label values of the sources it
+// makes series for, each label set once: a label set sent twice fails the
+// whole scrape (SuperQ/chrony_exporter #153, #167).
+type sourceSeries struct {
+	s    *scrape
+	seen map[[2]string]bool // label sets used, of sources that share theirs
+}
+
+func (s *scrape) sourceSeries() *sourceSeries { return &sourceSeries{s: s} }
+
+// labels returns the label values of source i, or false when the source
+// gets no series from this collector: it has no name yet, or an earlier
+// source of the collector had the same labels.
+func (u *sourceSeries) labels(i int) ([]string, bool) {
+	l := u.s.labels[i]
+	if l.values == nil {
+		return nil, false
+	}
+	if l.shared {
+		k := [2]string{l.values[0], l.values[1]}
+		if u.seen[k] {
+			return nil, false
+		}
+		if u.seen == nil {
+			u.seen = map[[2]string]bool{}
+		}
+		u.seen[k] = true
+	}
+	return l.values, true
 }
 
 // dnsCache remembers reverse DNS names, so that a scrape waits for the

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"sort"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -33,6 +34,7 @@ type metric struct {
 	kind      metricKind
 	labels    []string
 	collector string // "" for the exporter's own metrics
+	index     int    // in metrics, and in a textSink's families
 }
 
 // metrics lists every metric, for Describe and the documentation.
@@ -46,6 +48,7 @@ func newMetric(collector, name, help string, kind metricKind, labels ...string) 
 		kind:      kind,
 		labels:    labels,
 		collector: collector,
+		index:     len(metrics),
 	}
 	metrics = append(metrics, m)
 	return m
@@ -93,10 +96,10 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// sortedMetrics returns the exporter's metric families sorted by name, for
-// the metrics reference.
-func sortedMetrics() []*metric {
+// sortedMetrics returns the exporter's metric families sorted by name, in
+// which order the exposition and the metrics reference list them.
+var sortedMetrics = sync.OnceValue(func() []*metric {
 	out := append([]*metric(nil), metrics...)
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
-}
+})

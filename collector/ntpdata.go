@@ -73,51 +73,51 @@ func init() {
 }
 
 func updateNTPData(s *scrape, ch sink) {
-	seen := seenLabels{}
+	series := s.sourceSeries()
 	for i := range s.Sources {
 		src := &s.Sources[i]
 		d := src.NTP
 		if d == nil {
 			continue
 		}
-		a, n, ok := s.sourceLabels(src)
-		if !ok || !seen.first(a, n) {
+		lv, ok := series.labels(i)
+		if !ok {
 			continue
 		}
-		peerTx.emit(ch, float64(d.TotalTx), a, n)
-		peerRx.emit(ch, float64(d.TotalRx), a, n)
-		peerValid.emit(ch, float64(d.TotalValid), a, n)
+		peerTx.emit(ch, float64(d.TotalTx), lv...)
+		peerRx.emit(ch, float64(d.TotalRx), lv...)
+		peerValid.emit(ch, float64(d.TotalValid), lv...)
 		if d.HasTotalGood {
-			peerGood.emit(ch, float64(d.TotalGood), a, n)
+			peerGood.emit(ch, float64(d.TotalGood), lv...)
 		}
 		if d.HasTimestampCounters {
-			peerTimestamps.emit(ch, float64(d.TotalKernelTx), a, n, "tx", "kernel")
-			peerTimestamps.emit(ch, float64(d.TotalKernelRx), a, n, "rx", "kernel")
-			peerTimestamps.emit(ch, float64(d.TotalHWTx), a, n, "tx", "hardware")
-			peerTimestamps.emit(ch, float64(d.TotalHWRx), a, n, "rx", "hardware")
+			peerTimestamps.emit(ch, float64(d.TotalKernelTx), lv[0], lv[1], "tx", "kernel")
+			peerTimestamps.emit(ch, float64(d.TotalKernelRx), lv[0], lv[1], "rx", "kernel")
+			peerTimestamps.emit(ch, float64(d.TotalHWTx), lv[0], lv[1], "tx", "hardware")
+			peerTimestamps.emit(ch, float64(d.TotalHWRx), lv[0], lv[1], "rx", "hardware")
 		}
 		// The rest describes the last valid response; a source that never
 		// sent one has only the counters (its NTP mode reads Invalid).
 		if d.Mode == 0 {
 			continue
 		}
-		peerOffset.emit(ch, d.Offset, a, n)
-		peerDelay.emit(ch, d.PeerDelay, a, n)
-		peerDispersion.emit(ch, d.PeerDispersion, a, n)
-		peerResponseTime.emit(ch, d.ResponseTime, a, n)
-		peerJitterAsymmetry.emit(ch, d.JitterAsymmetry, a, n)
-		peerInfo.emit(ch, 1, a, n, d.LocalAddr.String(), strconv.Itoa(int(d.RemotePort)), strconv.Itoa(int(d.Version)),
+		peerOffset.emit(ch, d.Offset, lv...)
+		peerDelay.emit(ch, d.PeerDelay, lv...)
+		peerDispersion.emit(ch, d.PeerDispersion, lv...)
+		peerResponseTime.emit(ch, d.ResponseTime, lv...)
+		peerJitterAsymmetry.emit(ch, d.JitterAsymmetry, lv...)
+		peerInfo.emit(ch, 1, lv[0], lv[1], d.LocalAddr.String(), strconv.Itoa(int(d.RemotePort)), strconv.Itoa(int(d.Version)),
 			d.Mode.String(), fmt.Sprintf("%08X", d.RefID), d.TxTimestamping.String(), d.RxTimestamping.String(),
 			yesNo(d.Flags&chronyproto.NTPInterleaved != 0), yesNo(d.Flags&chronyproto.NTPAuthEnabled != 0))
-		peerLeapStatus.emit(ch, float64(d.Leap), a, n)
-		peerStratum.emit(ch, float64(d.Stratum), a, n)
-		peerPoll.emit(ch, math.Ldexp(1, int(d.Poll)), a, n)
-		peerPrecision.emit(ch, math.Ldexp(1, int(d.Precision)), a, n)
-		peerRootDelay.emit(ch, d.RootDelay, a, n)
-		peerRootDispersion.emit(ch, d.RootDispersion, a, n)
-		peerRefTime.emit(ch, float64(d.RefTime.UnixNano())/1e9, a, n)
-		peerTests.emit(ch, 1, a, n, d.Flags.TestsString())
-		peerTestsFailed.emit(ch, float64(10-bits.OnesCount16(uint16(d.Flags&chronyproto.NTPTests))), a, n)
+		peerLeapStatus.emit(ch, float64(d.Leap), lv...)
+		peerStratum.emit(ch, float64(d.Stratum), lv...)
+		peerPoll.emit(ch, math.Ldexp(1, int(d.Poll)), lv...)
+		peerPrecision.emit(ch, math.Ldexp(1, int(d.Precision)), lv...)
+		peerRootDelay.emit(ch, d.RootDelay, lv...)
+		peerRootDispersion.emit(ch, d.RootDispersion, lv...)
+		peerRefTime.emit(ch, float64(d.RefTime.UnixNano())/1e9, lv...)
+		peerTests.emit(ch, 1, lv[0], lv[1], d.Flags.TestsString())
+		peerTestsFailed.emit(ch, float64(10-bits.OnesCount16(uint16(d.Flags&chronyproto.NTPTests))), lv...)
 	}
 }
 

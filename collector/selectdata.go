@@ -38,25 +38,25 @@ func init() {
 }
 
 func updateSelectData(s *scrape, ch sink) {
-	seen := seenLabels{}
+	series := s.sourceSeries()
 	for i := range s.Sources {
 		src := &s.Sources[i]
 		d := src.Select
 		if d == nil {
 			continue
 		}
-		a, n, ok := s.sourceLabels(src)
-		if !ok || !seen.first(a, n) {
+		lv, ok := series.labels(i)
+		if !ok {
 			continue
 		}
-		selectState.emit(ch, 1, a, n, string(rune(d.State)), d.State.String())
-		selectLeap.emit(ch, float64(d.Leap), a, n)
-		selectOptions.emit(ch, 1, a, n, d.ConfOptions.String(), d.EffOptions.String())
+		selectState.emit(ch, 1, lv[0], lv[1], string(rune(d.State)), d.State.String())
+		selectLeap.emit(ch, float64(d.Leap), lv...)
+		selectOptions.emit(ch, 1, lv[0], lv[1], d.ConfOptions.String(), d.EffOptions.String())
 		if src.HasSample {
-			selectLastSample.emit(ch, d.LastSampleAgo.Seconds(), a, n)
+			selectLastSample.emit(ch, d.LastSampleAgo.Seconds(), lv...)
 		}
-		selectScore.emit(ch, d.Score, a, n)
-		selectLow.emit(ch, d.LoLimit, a, n)
-		selectHigh.emit(ch, d.HiLimit, a, n)
+		selectScore.emit(ch, d.Score, lv...)
+		selectLow.emit(ch, d.LoLimit, lv...)
+		selectHigh.emit(ch, d.HiLimit, lv...)
 	}
 }

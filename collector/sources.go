@@ -77,23 +77,23 @@ func sourceModeLabel(m chronyproto.SourceMode) string {
 }
 
 func updateSources(s *scrape, ch sink) {
-	seen := seenLabels{}
+	series := s.sourceSeries()
 	for i := range s.Sources {
 		src := &s.Sources[i]
-		addr, name, ok := s.sourceLabels(src)
-		if !ok || !seen.first(addr, name) {
+		lv, ok := series.labels(i)
+		if !ok {
 			continue
 		}
 		if src.HasSample {
-			sourcesLastSampleAge.emit(ch, src.LastSampleAgo.Seconds(), addr, name)
-			sourcesLastSampleOffset.emit(ch, src.LatestMeas, addr, name)
-			sourcesLastSampleRawOffset.emit(ch, src.OrigLatestMeas, addr, name)
-			sourcesLastSampleError.emit(ch, src.LatestMeasErr, addr, name)
+			sourcesLastSampleAge.emit(ch, src.LastSampleAgo.Seconds(), lv...)
+			sourcesLastSampleOffset.emit(ch, src.LatestMeas, lv...)
+			sourcesLastSampleRawOffset.emit(ch, src.OrigLatestMeas, lv...)
+			sourcesLastSampleError.emit(ch, src.LatestMeasErr, lv...)
 		}
-		sourcesReachRatio.emit(ch, float64(bits.OnesCount8(src.Reachability))/8, addr, name)
-		sourcesReachSuccess.emit(ch, float64(src.Reachability&1), addr, name)
-		sourcesPollInterval.emit(ch, math.Ldexp(1, int(src.Poll)), addr, name)
-		sourcesStateInfo.emit(ch, 1, addr, name, sourceStateLabel(src.State), sourceModeLabel(src.Mode))
-		sourcesStratum.emit(ch, float64(src.Stratum), addr, name)
+		sourcesReachRatio.emit(ch, float64(bits.OnesCount8(src.Reachability))/8, lv...)
+		sourcesReachSuccess.emit(ch, float64(src.Reachability&1), lv...)
+		sourcesPollInterval.emit(ch, math.Ldexp(1, int(src.Poll)), lv...)
+		sourcesStateInfo.emit(ch, 1, lv[0], lv[1], sourceStateLabel(src.State), sourceModeLabel(src.Mode))
+		sourcesStratum.emit(ch, float64(src.Stratum), lv...)
 	}
 }

@@ -37,29 +37,29 @@ func init() {
 }
 
 func updateSourceStats(s *scrape, ch sink) {
-	seen := seenLabels{}
+	series := s.sourceSeries()
 	for i := range s.Sources {
 		src := &s.Sources[i]
 		st := src.Stats
 		if st == nil {
 			continue
 		}
-		addr, name, ok := s.sourceLabels(src)
-		if !ok || !seen.first(addr, name) {
+		lv, ok := series.labels(i)
+		if !ok {
 			continue
 		}
-		sourcestatsSamples.emit(ch, float64(st.NSamples), addr, name)
-		sourcestatsRuns.emit(ch, float64(st.NRuns), addr, name)
-		sourcestatsSpan.emit(ch, st.Span.Seconds(), addr, name)
+		sourcestatsSamples.emit(ch, float64(st.NSamples), lv...)
+		sourcestatsRuns.emit(ch, float64(st.NRuns), lv...)
+		sourcestatsSpan.emit(ch, st.Span.Seconds(), lv...)
 		// Without samples chronyd sends placeholders (4 s, 2000 ppm) that
 		// would only distort graphs and max() over sources.
 		if st.NSamples == 0 {
 			continue
 		}
-		sourcestatsStdDev.emit(ch, st.StdDev, addr, name)
-		sourcestatsFrequency.emit(ch, st.ResidFreqPPM, addr, name)
-		sourcestatsSkew.emit(ch, st.SkewPPM, addr, name)
-		sourcestatsOffset.emit(ch, st.EstOffset, addr, name)
-		sourcestatsOffsetError.emit(ch, st.EstOffsetErr, addr, name)
+		sourcestatsStdDev.emit(ch, st.StdDev, lv...)
+		sourcestatsFrequency.emit(ch, st.ResidFreqPPM, lv...)
+		sourcestatsSkew.emit(ch, st.SkewPPM, lv...)
+		sourcestatsOffset.emit(ch, st.EstOffset, lv...)
+		sourcestatsOffsetError.emit(ch, st.EstOffsetErr, lv...)
 	}
 }
