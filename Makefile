@@ -59,10 +59,11 @@ fuzz:
 	  $(GO) test ./chronyproto -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
-# The Go benchmarks, then scrapes of the built exporter against a real
+# The Go benchmarks (chronyproto, collector), then scrapes of the built
+# exporter, each beside a raw snapshot, against a real
 # chronyd with 1, 16 and 64 sources (latency p50/p99, series, RSS).
 bench: test-deps exporter
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./chronyproto/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./chronyproto/... ./collector/
 	$(GO) run ./internal/scrapebench -exporter ./chrony_exporter $(SCRAPEBENCH_FLAGS)
 
 # A sealed chronyd pair on loopback (8 sources, chronyd -x), the exporter on

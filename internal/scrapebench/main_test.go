@@ -27,4 +27,7 @@ func TestMeasure(t *testing.T) {
 	if r.p50 <= 0 || r.p99 < r.p50 || r.rssKiB <= 0 || r.hwmKiB < r.rssKiB {
 		t.Errorf("p50 %v, p99 %v, VmRSS %d KiB, VmHWM %d KiB", r.p50, r.p99, r.rssKiB, r.hwmKiB)
 	}
+	if r.snapP50 <= 0 || r.snapP99 < r.snapP50 {
+		t.Errorf("raw snapshot p50 %v, p99 %v", r.snapP50, r.snapP99)
+	}
 }
