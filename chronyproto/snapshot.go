@@ -110,14 +110,18 @@ func (c *Client) Snapshot(ctx context.Context, reports ...Report) (*Snapshot, er
 	if len(reports) == 0 {
 		reports = AllReports()
 	}
+	// Sized for as many sources as last time, so that the maps do not
+	// grow while the replies come in.
+	hint := c.loadHint()
+	n := len(hint.sources)
 	b := &snapshotBuilder{
 		s:     &Snapshot{},
-		sd:    map[int]*Call[SourceData]{},
-		stats: map[int]*Call[SourceStats]{},
-		sel:   map[int]*Call[SelectData]{},
-		ntp:   map[Address]*Call[NTPData]{},
-		auth:  map[Address]*Call[AuthData]{},
-		name:  map[Address]*Call[string]{},
+		sd:    make(map[int]*Call[SourceData], n),
+		stats: make(map[int]*Call[SourceStats], n),
+		sel:   make(map[int]*Call[SelectData], n),
+		ntp:   make(map[Address]*Call[NTPData], n),
+		auth:  make(map[Address]*Call[AuthData], n),
+		name:  make(map[Address]*Call[string], n),
 	}
 	for _, r := range reports {
 		if r < numReports {
@@ -127,7 +131,7 @@ func (c *Client) Snapshot(ctx context.Context, reports ...Report) (*Snapshot, er
 	var q queue
 	b.queueFirst(&q)
 	if b.wantSources {
-		b.queueFromHint(&q, c.loadHint())
+		b.queueFromHint(&q, hint)
 	}
 	err := c.run(ctx, &q)
 	b.assemble(err)
@@ -345,6 +349,7 @@ func (b *snapshotBuilder) assemble(runErr error) {
 	if !b.gateOpen {
 		return
 	}
+	s.Sources = make([]Source, 0, b.nSources)
 	for i := 0; i < b.nSources; i++ {
 		call := b.sd[i]
 		if call.Err != nil {

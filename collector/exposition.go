@@ -35,6 +35,8 @@ type textSink struct {
 	// sample saves a third of the text's cost.
 	blocks [2]labelBlock
 	recent int // the block used last; a miss replaces the other
+
+	buf *bufio.Writer // gathers the small writes of writeTo
 }
 
 // spares keeps a text sink, a gzip writer and the buffers of a response
@@ -176,7 +178,11 @@ func (t *textSink) addHistogram(m *metric, count uint64, sum float64, buckets ma
 
 // writeTo writes the families in name order, each with its HELP and TYPE.
 func (t *textSink) writeTo(w io.Writer) {
-	buf := bufio.NewWriterSize(w, 32<<10)
+	if t.buf == nil {
+		t.buf = bufio.NewWriterSize(w, 32<<10)
+	}
+	buf := t.buf
+	buf.Reset(w)
 	defer buf.Flush()
 	for _, m := range sortedMetrics() {
 		lines := t.families[m.index]
