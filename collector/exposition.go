@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,16 +40,16 @@ type textSink struct {
 	buf *bufio.Writer // gathers the small writes of writeTo
 }
 
-// spares keeps a text sink, a gzip writer and the buffers of a response
-// between scrapes. The families and their sizes hardly change, so warm
+// spares keeps a text sink, a gzip writer and a response body between
+// scrapes. The families and their sizes hardly change, so warm
 // buffers do not grow; unlike a sync.Pool, which every garbage collection
 // empties, a spare survives, and scrapes allocate (and collect) a fifth as
 // much.
 type spares struct {
-	mu      sync.Mutex
-	sink    *textSink
-	gz      *gzip.Writer
-	buffers []*bytes.Buffer // a response's body and its own metrics' text
+	mu   sync.Mutex
+	sink *textSink
+	gz   *gzip.Writer
+	body *bytes.Buffer
 }
 
 func (p *spares) getSink() *textSink {
@@ -86,24 +87,22 @@ func (p *spares) putGzip(gz *gzip.Writer) {
 	p.mu.Unlock()
 }
 
-func (p *spares) getBuffer() *bytes.Buffer {
+func (p *spares) getBody() *bytes.Buffer {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.buffers); n > 0 {
-		b := p.buffers[n-1]
-		p.buffers = p.buffers[:n-1]
-		b.Reset()
-		return b
+	b := p.body
+	p.body = nil
+	p.mu.Unlock()
+	if b == nil {
+		return new(bytes.Buffer)
 	}
-	return new(bytes.Buffer)
+	b.Reset()
+	return b
 }
 
-func (p *spares) putBuffer(b *bytes.Buffer) {
+func (p *spares) putBody(b *bytes.Buffer) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.buffers) < 2 {
-		p.buffers = append(p.buffers, b)
-	}
+	p.body = b
+	p.mu.Unlock()
 }
 
 // reset empties the sink, keeping its buffers.
@@ -279,34 +278,29 @@ func appendFloat(b []byte, v float64) []byte {
 //
 // extra is gathered and written out while chronyd is read: the Go and
 // process collectors cost about as much as the exposition of 66 sources,
-// and need nothing from chronyd. The body is made in memory and sent with
-// its length in one write, not streamed through the response's 4 kB
-// buffer in a dozen writes that each wake the scraper.
+// and need nothing from chronyd. Like the read, one gathering serves the
+// scrapes that ask while it runs: a hundred at once would otherwise each
+// read /proc, and slow the one read of chronyd they wait for. The body is
+// made in memory and sent with its length in one write, not streamed
+// through the response's 4 kB buffer in a dozen writes that each wake the
+// scraper.
 func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	var own *sharedGather
+	if extra != nil {
+		own = &sharedGather{gatherer: extra, format: format, logger: e.logger}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var extraText chan *bytes.Buffer
-		if extra != nil {
-			extraText = make(chan *bytes.Buffer, 1)
-			go func() {
-				text := e.spares.getBuffer()
-				mfs, err := extra.Gather()
-				if err != nil {
-					level.Error(e.logger).Log("msg", "gathering the exporter's own metrics", "err", err)
-				}
-				enc := expfmt.NewEncoder(text, format)
-				for _, mf := range mfs {
-					enc.Encode(mf)
-				}
-				extraText <- text
-			}()
+		var ownText *gathering
+		if own != nil {
+			ownText = own.start()
 		}
 		ts := e.spares.getSink()
 		defer e.spares.putSink(ts)
 		e.collect(r.Context(), ts)
 
-		body := e.spares.getBuffer()
-		defer e.spares.putBuffer(body)
+		body := e.spares.getBody()
+		defer e.spares.putBody(body)
 		var out io.Writer = body
 		var gz *gzip.Writer
 		h := w.Header()
@@ -319,10 +313,9 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 			out = gz
 		}
 		ts.writeTo(out)
-		if extraText != nil {
-			text := <-extraText
-			out.Write(text.Bytes())
-			e.spares.putBuffer(text)
+		if ownText != nil {
+			<-ownText.done
+			out.Write(ownText.text)
 		}
 		if gz != nil {
 			gz.Close()
@@ -331,6 +324,52 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 		h.Set("Content-Length", strconv.Itoa(body.Len()))
 		w.Write(body.Bytes())
 	})
+}
+
+// sharedGather gathers a registry and writes it out in the text format,
+// once for all the callers that ask while it runs.
+type sharedGather struct {
+	gatherer prometheus.Gatherer
+	format   expfmt.Format
+	logger   log.Logger
+
+	mu  sync.Mutex
+	cur *gathering
+}
+
+// gathering is one run of a sharedGather; text is set once done is
+// closed.
+type gathering struct {
+	done chan struct{}
+	text []byte
+}
+
+// start returns the gathering in progress, or starts one.
+func (g *sharedGather) start() *gathering {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cur != nil {
+		return g.cur
+	}
+	c := &gathering{done: make(chan struct{})}
+	g.cur = c
+	go func() {
+		var text bytes.Buffer
+		mfs, err := g.gatherer.Gather()
+		if err != nil {
+			level.Error(g.logger).Log("msg", "gathering the exporter's own metrics", "err", err)
+		}
+		enc := expfmt.NewEncoder(&text, g.format)
+		for _, mf := range mfs {
+			enc.Encode(mf)
+		}
+		c.text = text.Bytes()
+		g.mu.Lock()
+		g.cur = nil
+		g.mu.Unlock()
+		close(c.done)
+	}()
+	return c
 }
 
 func acceptsGzip(r *http.Request) bool {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,5 +161,71 @@ func TestAppendFloatAndEscaping(t *testing.T) {
 	}
 	if !model.LabelValue(`x"y`).IsValid() {
 		t.Fatal("model says quotes are invalid label values")
+	}
+}
+
+// blockingGatherer counts its Gather calls and holds each until release
+// is closed.
+type blockingGatherer struct {
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (g *blockingGatherer) Gather() ([]*dto.MetricFamily, error) {
+	g.calls.Add(1)
+	<-g.release
+	name, help, v := "own_metric", "An exporter's own metric.", 1.0
+	return []*dto.MetricFamily{{Name: &name, Help: &help, Type: dto.MetricType_GAUGE.Enum(),
+		Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: &v}}}}}, nil
+}
+
+// TestOwnMetricsGatheredOnceForConcurrentScrapes: scrapes that arrive
+// while the exporter's own metrics are being gathered share that
+// gathering, and each ends with its families.
+func TestOwnMetricsGatheredOnceForConcurrentScrapes(t *testing.T) {
+	replies, err := chronytest.LoadCaptures(filepath.Join("..", "chronyproto", "testdata", "captures", "chrony-4.8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := chronytest.NewFake(t, "unixgram", replies)
+	e, err := New(Config{Address: f.Addr(), Timeout: 3 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	g := &blockingGatherer{release: make(chan struct{})}
+	h := e.Handler(g)
+	const n = 10
+	bodies := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			bodies[i] = rec.Body.String()
+		})
+	}
+	// Once the first scrape has started the gathering, which is held, the
+	// others have a while to join it.
+	deadline := time.Now().Add(5 * time.Second)
+	for g.calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(g.release)
+	wg.Wait()
+	if c := g.calls.Load(); c != 1 {
+		t.Errorf("%d gatherings for %d concurrent scrapes, want 1", c, n)
+	}
+	for i, b := range bodies {
+		if !strings.Contains(b, "\nchrony_up 1\n") || !strings.HasSuffix(b, "# TYPE own_metric gauge\nown_metric 1\n") {
+			t.Errorf("scrape %d lacks chrony_up 1 or ends without the own metric:\n%.300s\n...\n%s", i, b, b[max(0, len(b)-200):])
+		}
+	}
+	// A scrape after them gathers anew.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if c := g.calls.Load(); c != 2 {
+		t.Errorf("%d gatherings after one more scrape, want 2", c)
 	}
 }
