@@ -401,11 +401,13 @@ func TestLossyPath(t *testing.T) {
 
 // TestHundredConcurrentScrapes: 100 scrapes at once all get the whole
 // answer, and chronyd sees about the load of one snapshot: they share the
-// reads in progress. A proxy adds 20 ms each way, so that a read lasts
-// long enough for the scrapes to join it.
+// reads in progress. A proxy adds 100 ms each way, so that a read lasts
+// longer than it takes the hundred to arrive: with 20 ms, a pipelined
+// read (one round trip) ended before the last scrapes of a loaded CI
+// machine under -race arrived, and they needed a third read.
 func TestHundredConcurrentScrapes(t *testing.T) {
 	f := chronytest.NewFake(t, "udp", fakeReplies(t))
-	p := chronytest.NewDelayProxy(t, f.AddrPort(), 20*time.Millisecond, 0)
+	p := chronytest.NewDelayProxy(t, f.AddrPort(), 100*time.Millisecond, 0)
 	e := startExporter(t, "--chrony.address="+p.URL())
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 	one := func() (scrape, uint64) {
