@@ -61,12 +61,7 @@ func BenchmarkScrape64(b *testing.B) {
 	defer l.Close()
 	addr := "unix://" + l.SocketPath
 
-	var reports []chronyproto.Report
-	for _, name := range Names() {
-		if DefaultEnabled(name) {
-			reports = append(reports, Reports(name)...)
-		}
-	}
+	reports := DefaultReports()
 
 	b.Run("snapshot-and-metrics", func(b *testing.B) {
 		c, err := chronyproto.Dial(ctx, addr)

@@ -56,11 +56,18 @@ func Help(name string) string { return collectors[name].help }
 // DefaultEnabled reports whether a collector is on unless turned off.
 func DefaultEnabled(name string) bool { return collectors[name].defaultEnabled }
 
-// Reports returns the reports a collector reads, those whose errors are
-// its errors and those that only improve its labels.
-func Reports(name string) []chronyproto.Report {
-	c := collectors[name]
-	return append(append([]chronyproto.Report(nil), c.reports...), c.extra...)
+// DefaultReports returns the reports the collectors on by default read,
+// with those that only improve their labels: what a scrape with default
+// flags asks chronyd for over the Unix socket.
+func DefaultReports() []chronyproto.Report {
+	var reports []chronyproto.Report
+	for _, name := range Names() {
+		if c := collectors[name]; c.defaultEnabled {
+			reports = append(reports, c.reports...)
+			reports = append(reports, c.extra...)
+		}
+	}
+	return reports
 }
 
 // UnixOnly reports whether a collector needs chronyd's Unix socket.
@@ -322,7 +329,6 @@ func (c *flightCall) wait(ctx context.Context) *Scrape {
 // scrape is what a collector's update gets: the snapshot and helpers.
 type scrape struct {
 	*chronyproto.Snapshot
-	e      *Exporter
 	names  map[chronyproto.Address]string // reverse DNS, when on
 	labels []sourceLabelValues            // by index in Sources
 }
@@ -374,7 +380,7 @@ func (e *Exporter) render(ctx context.Context, s *Scrape, ch sink) {
 		e.record(s)
 		return
 	}
-	sc := &scrape{Snapshot: s.Snapshot, e: e}
+	sc := &scrape{Snapshot: s.Snapshot}
 	if e.cfg.DNSLookups {
 		sc.names = e.dns.lookup(ctx, s.Snapshot)
 	}

@@ -40,23 +40,40 @@ type textSink struct {
 	buf *bufio.Writer // gathers the small writes of writeTo
 }
 
-// spares keeps a text sink, a gzip writer and a response body between
-// scrapes. The families and their sizes hardly change, so warm
-// buffers do not grow; unlike a sync.Pool, which every garbage collection
-// empties, a spare survives, and scrapes allocate (and collect) a fifth as
-// much.
+// spare keeps one value between scrapes: a text sink, a gzip writer, a
+// response body. Their sizes hardly change from one scrape to the next, so
+// a warm one does not grow; unlike a sync.Pool, which every garbage
+// collection empties, a spare survives, and scrapes allocate (and collect)
+// a fifth as much. A scrape that finds it taken makes a new one.
+type spare[T any] struct {
+	mu sync.Mutex
+	v  *T
+}
+
+// get takes the spare, or returns nil when there is none.
+func (p *spare[T]) get() *T {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := p.v
+	p.v = nil
+	return v
+}
+
+func (p *spare[T]) put(v *T) {
+	p.mu.Lock()
+	p.v = v
+	p.mu.Unlock()
+}
+
+// spares are the exporter's spare values.
 type spares struct {
-	mu   sync.Mutex
-	sink *textSink
-	gz   *gzip.Writer
-	body *bytes.Buffer
+	sink spare[textSink]
+	gz   spare[gzip.Writer]
+	body spare[bytes.Buffer]
 }
 
 func (p *spares) getSink() *textSink {
-	p.mu.Lock()
-	t := p.sink
-	p.sink = nil
-	p.mu.Unlock()
+	t := p.sink.get()
 	if t == nil {
 		return &textSink{families: make([][]byte, len(metrics))}
 	}
@@ -64,45 +81,21 @@ func (p *spares) getSink() *textSink {
 	return t
 }
 
-func (p *spares) putSink(t *textSink) {
-	p.mu.Lock()
-	p.sink = t
-	p.mu.Unlock()
-}
-
 func (p *spares) getGzip() *gzip.Writer {
-	p.mu.Lock()
-	gz := p.gz
-	p.gz = nil
-	p.mu.Unlock()
+	gz := p.gz.get()
 	if gz == nil {
 		gz, _ = gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	}
 	return gz
 }
 
-func (p *spares) putGzip(gz *gzip.Writer) {
-	p.mu.Lock()
-	p.gz = gz
-	p.mu.Unlock()
-}
-
 func (p *spares) getBody() *bytes.Buffer {
-	p.mu.Lock()
-	b := p.body
-	p.body = nil
-	p.mu.Unlock()
+	b := p.body.get()
 	if b == nil {
 		return new(bytes.Buffer)
 	}
 	b.Reset()
 	return b
-}
-
-func (p *spares) putBody(b *bytes.Buffer) {
-	p.mu.Lock()
-	p.body = b
-	p.mu.Unlock()
 }
 
 // reset empties the sink, keeping its buffers.
@@ -296,11 +289,11 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 			ownText = own.start()
 		}
 		ts := e.spares.getSink()
-		defer e.spares.putSink(ts)
+		defer e.spares.sink.put(ts)
 		e.collect(r.Context(), ts)
 
 		body := e.spares.getBody()
-		defer e.spares.putBody(body)
+		defer e.spares.body.put(body)
 		var out io.Writer = body
 		var gz *gzip.Writer
 		h := w.Header()
@@ -308,7 +301,7 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 			h.Set("Content-Encoding", "gzip")
 			h.Add("Vary", "Accept-Encoding")
 			gz = e.spares.getGzip()
-			defer e.spares.putGzip(gz)
+			defer e.spares.gz.put(gz)
 			gz.Reset(body)
 			out = gz
 		}

@@ -211,12 +211,7 @@ func measure(bin string, n, warmup, scrapes int) (r result, err error) {
 		return r, err
 	}
 	defer raw.Close()
-	var reports []chronyproto.Report
-	for _, name := range collector.Names() {
-		if collector.DefaultEnabled(name) {
-			reports = append(reports, collector.Reports(name)...)
-		}
-	}
+	reports := collector.DefaultReports()
 	snapshot := func() (time.Duration, error) {
 		start := time.Now()
 		s, err := raw.Snapshot(context.Background(), reports...)
