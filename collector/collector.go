@@ -111,7 +111,7 @@ type Exporter struct {
 	client *chronyproto.Client
 
 	flight flight
-	spares spares
+	spares *spares
 
 	stateMu sync.Mutex
 	states  map[string]*CollectorState
@@ -135,7 +135,7 @@ func New(cfg Config, logger log.Logger) (*Exporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := newExporter(cfg, enabled, logger)
+	e := newExporter(cfg, enabled, logger, new(spares))
 	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return chronyproto.Dial(ctx, cfg.Address) }
 	return e, nil
 }
@@ -165,13 +165,13 @@ func checkConfig(cfg Config) (Config, []*reportCollector, error) {
 	return cfg, enabled, nil
 }
 
-// newExporter returns an exporter of a checked configuration; the caller
-// sets dial.
-func newExporter(cfg Config, enabled []*reportCollector, logger log.Logger) *Exporter {
+// newExporter returns an exporter of a checked configuration that keeps
+// its buffers between scrapes in sp; the caller sets dial.
+func newExporter(cfg Config, enabled []*reportCollector, logger log.Logger, sp *spares) *Exporter {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	e := &Exporter{cfg: cfg, logger: logger, enabled: enabled, states: map[string]*CollectorState{}}
+	e := &Exporter{cfg: cfg, logger: logger, enabled: enabled, states: map[string]*CollectorState{}, spares: sp}
 	if cfg.DNSLookups {
 		e.dns = newDNSCache()
 	}

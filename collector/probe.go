@@ -24,6 +24,9 @@ type Prober struct {
 	cfg     Config
 	enabled []*reportCollector
 	logger  log.Logger
+	// spares are shared by the probes: every probe is a fresh read, but
+	// its buffers need not be fresh too.
+	spares *spares
 	// Dialer connects to the targets; the zero value uses chronyproto's
 	// defaults (256 requests in flight over UDP).
 	Dialer chronyproto.Dialer
@@ -44,7 +47,7 @@ func NewProber(cfg Config, logger log.Logger) (*Prober, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Prober{cfg: cfg, enabled: enabled, logger: logger}, nil
+	return &Prober{cfg: cfg, enabled: enabled, logger: logger, spares: new(spares)}, nil
 }
 
 // ServeProbe reads the chronyd at targets within the request's context
@@ -59,13 +62,10 @@ func (p *Prober) ServeProbe(w http.ResponseWriter, r *http.Request, targets []ne
 		http.Error(w, "no address to probe", http.StatusInternalServerError)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
-	defer cancel()
-
-	e := newExporter(p.cfg, p.enabled, quietLogger(log.With(p.logger, "target", targets[0].String())))
+	e := newExporter(p.cfg, p.enabled, quietLogger(log.With(p.logger, "target", targets[0].String())), p.spares)
 	defer e.Close()
 	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return p.Dialer.DialUDPFirst(ctx, targets) }
-	e.Handler(nil).ServeHTTP(w, r.WithContext(ctx))
+	e.Handler(nil).ServeHTTP(w, r)
 }
 
 // quietLogger logs everything at debug level. A chronyd that does not
