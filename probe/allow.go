@@ -133,7 +133,7 @@ func (a *AllowList) Check(ctx context.Context, r Resolver, target string) ([]net
 	if len(target) > MaxTargetLen {
 		return nil, badTarget("target is %d bytes long; a HOST[:PORT] has at most %d", len(target), MaxTargetLen)
 	}
-	if strings.Contains(target, "://") || strings.ContainsAny(target, "/?#@\\") {
+	if strings.ContainsAny(target, "/?#@\\") {
 		return nil, badTarget("target %s is not HOST[:PORT]: no scheme, path, user or query (e.g. ntp1.example.com or [2001:db8::1]:323)", quoted)
 	}
 	host, port, err := chronyproto.SplitHostPort(target)
