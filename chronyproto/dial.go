@@ -82,22 +82,36 @@ func (d *Dialer) DialUDPFirst(ctx context.Context, addrs []netip.AddrPort) (*Cli
 	if len(addrs) == 0 {
 		return nil, errors.New("no chronyd address to dial")
 	}
-	var errs []error
-	for _, ap := range addrs[:len(addrs)-1] {
-		c, err := d.dialAnswering(ctx, ap)
-		if err == nil {
-			return c, nil
-		}
-		errs = append(errs, err)
-		if errors.Is(err, ErrTimeout) {
-			return nil, errors.Join(errs...)
-		}
+	c, errs := d.askInTurn(ctx, addrs[:len(addrs)-1])
+	if c != nil {
+		return c, nil
+	}
+	if ctx.Err() != nil || (len(errs) > 0 && errors.Is(errs[len(errs)-1], ErrTimeout)) {
+		return nil, errors.Join(errs...)
 	}
 	c, err := d.DialUDP(ctx, addrs[len(addrs)-1])
 	if err != nil {
 		return nil, errors.Join(append(errs, err)...)
 	}
 	return c, nil
+}
+
+// askInTurn connects to the first of addrs where chronyd answers. It
+// stops at a timeout or when ctx ends, which spend the time the rest
+// would need, and returns the errors of the addresses it asked.
+func (d *Dialer) askInTurn(ctx context.Context, addrs []netip.AddrPort) (*Client, []error) {
+	var errs []error
+	for _, ap := range addrs {
+		c, err := d.dialAnswering(ctx, ap)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		if errors.Is(err, ErrTimeout) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errs
 }
 
 // dialAnswering connects over UDP and checks that chronyd answers there.
@@ -157,16 +171,11 @@ func (d *Dialer) dialAuto(ctx context.Context) (*Client, error) {
 		}
 		errs = append(errs, err)
 	}
-	for _, ap := range defaultUDPAddrs {
-		c, err := d.dialAnswering(ctx, ap)
-		if err == nil {
-			return c, nil
-		}
-		errs = append(errs, err)
-		if errors.Is(err, ErrTimeout) {
-			break
-		}
+	c, udpErrs := d.askInTurn(ctx, defaultUDPAddrs)
+	if c != nil {
+		return c, nil
 	}
+	errs = append(errs, udpErrs...)
 	for _, err := range errs {
 		if errors.Is(err, ErrPermission) {
 			return nil, err

@@ -413,7 +413,7 @@ func attach[T any](b *snapshotBuilder, src *Source, r Report, call *Call[T], run
 }
 
 func (b *snapshotBuilder) hint() snapshotHint {
-	h := snapshotHint{allowed: b.allowed}
+	h := snapshotHint{allowed: b.allowed, sources: make([]SourceData, 0, len(b.s.Sources))}
 	for _, src := range b.s.Sources {
 		h.sources = append(h.sources, src.SourceData)
 	}
