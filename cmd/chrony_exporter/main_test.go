@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/bits"
 	"net"
@@ -73,15 +72,21 @@ func buildExporter(dir string) error {
 	}
 	wantVersion = strings.TrimSpace(string(v)) + "-test"
 	exporterBin = filepath.Join(dir, "chrony_exporter")
-	args := []string{"build", "-o", exporterBin,
+	return goBuild(exporterBin, raceBuild)
+}
+
+// goBuild builds the binary at path with the tests' version, with the
+// race detector when race is set.
+func goBuild(path string, race bool) error {
+	args := []string{"build", "-o", path,
 		"-ldflags", "-X github.com/prometheus/common/version.Version=" + wantVersion}
-	if raceBuild {
+	if race {
 		args = append(args, "-race")
 	}
 	// go test puts its own go first in PATH.
 	cmd := exec.Command("go", append(args, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building chrony_exporter: %v\n%s", err, out)
+		return fmt.Errorf("building chrony_exporter (race %v): %v\n%s", race, err, out)
 	}
 	return nil
 }
@@ -276,33 +281,11 @@ type scrape struct {
 
 func (e *exporter) scrape(t *testing.T, header http.Header) scrape {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+	s, err := fetch(http.DefaultClient, e.url+"/metrics", header).metrics()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET /metrics: %v\nstderr:\n%s", err, e.stderr)
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	took := time.Since(start)
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s\n%s\nstderr:\n%s", resp.Status, body, e.stderr)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("parsing /metrics: %v\n%s", err, body)
-	}
-	return scrape{raw: string(body), families: fams, took: took}
+	return s
 }
 
 // series returns the samples of a metric whose labels include want.

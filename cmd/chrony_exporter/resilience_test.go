@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -526,11 +525,7 @@ func plainExporter(t testing.TB) string {
 	}
 	plainBin.once.Do(func() {
 		plainBin.path = filepath.Join(filepath.Dir(exporterBin), "chrony_exporter-norace")
-		cmd := exec.Command("go", "build", "-o", plainBin.path,
-			"-ldflags", "-X github.com/prometheus/common/version.Version="+wantVersion, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			plainBin.err = fmt.Errorf("building chrony_exporter without -race: %v\n%s", err, out)
-		}
+		plainBin.err = goBuild(plainBin.path, false)
 	})
 	if plainBin.err != nil {
 		t.Fatal(plainBin.err)

@@ -7,8 +7,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -92,26 +92,8 @@ func TestWebConfig(t *testing.T) {
 		"--chrony.address="+socketAddr(l), "--web.config.file="+config, "--probe.allow=127.0.0.1")
 	addr := strings.TrimPrefix(e.url, "https://")
 
-	get := func(t *testing.T, client *http.Client, u string, auth func(*http.Request)) answer {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, u, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth != nil {
-			auth(req)
-		}
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return answer{err: err, took: time.Since(start)}
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return answer{status: resp.StatusCode, body: string(body), took: time.Since(start), err: err}
-	}
-	withPassword := func(pw string) func(*http.Request) {
-		return func(r *http.Request) { r.SetBasicAuth(user, pw) }
+	withPassword := func(pw string) http.Header {
+		return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))}}
 	}
 	probePath := "/probe?target=" + url.QueryEscape(l.UDPAddr.String())
 	for _, tc := range []struct {
@@ -124,18 +106,18 @@ func TestWebConfig(t *testing.T) {
 		{probePath, "\nchrony_up 1\n"},
 	} {
 		t.Run(strings.SplitN(tc.path, "?", 2)[0], func(t *testing.T) {
-			if a := get(t, tlsClient, e.url+tc.path, nil); a.status != http.StatusUnauthorized || strings.Contains(a.body, "chrony") {
+			if a := fetch(tlsClient, e.url+tc.path, nil); a.status != http.StatusUnauthorized || strings.Contains(a.body, "chrony") {
 				t.Errorf("no password: %d (%v) %.100q, want 401 and nothing of chronyd", a.status, a.err, a.body)
 			}
-			if a := get(t, tlsClient, e.url+tc.path, withPassword("wrong")); a.status != http.StatusUnauthorized {
+			if a := fetch(tlsClient, e.url+tc.path, withPassword("wrong")); a.status != http.StatusUnauthorized {
 				t.Errorf("wrong password: %d (%v), want 401", a.status, a.err)
 			}
-			if a := get(t, tlsClient, e.url+tc.path, withPassword(password)); a.status != http.StatusOK || !strings.Contains(a.body, tc.want) {
+			if a := fetch(tlsClient, e.url+tc.path, withPassword(password)); a.status != http.StatusOK || !strings.Contains(a.body, tc.want) {
 				t.Errorf("with the password: %d (%v), want 200 with %q: %.300q", a.status, a.err, tc.want, a.body)
 			}
 			// Plain HTTP on the TLS port: Go's TLS server answers 400 and
 			// nothing else.
-			if a := get(t, http.DefaultClient, "http://"+addr+tc.path, withPassword(password)); a.status != http.StatusBadRequest || strings.Contains(a.body, "chrony_") {
+			if a := fetch(http.DefaultClient, "http://"+addr+tc.path, withPassword(password)); a.status != http.StatusBadRequest || strings.Contains(a.body, "chrony_") {
 				t.Errorf("plain HTTP: %d (%v) %.100q, want 400", a.status, a.err, a.body)
 			}
 		})
@@ -143,14 +125,14 @@ func TestWebConfig(t *testing.T) {
 	// The probe's own checks come after authentication: without the
 	// password, a forbidden target says no more than a permitted one.
 	forbidden := "/probe?target=10.0.0.1"
-	if a := get(t, tlsClient, e.url+forbidden, nil); a.status != http.StatusUnauthorized {
+	if a := fetch(tlsClient, e.url+forbidden, nil); a.status != http.StatusUnauthorized {
 		t.Errorf("forbidden target without password: %d, want 401", a.status)
 	}
-	if a := get(t, tlsClient, e.url+forbidden, withPassword(password)); a.status != http.StatusForbidden {
+	if a := fetch(tlsClient, e.url+forbidden, withPassword(password)); a.status != http.StatusForbidden {
 		t.Errorf("forbidden target with password: %d %q, want 403", a.status, a.body)
 	}
 	// A client that does not trust the certificate gets no answer.
-	if a := get(t, &http.Client{}, e.url+"/metrics", withPassword(password)); a.err == nil || !strings.Contains(a.err.Error(), "certificate") {
+	if a := fetch(&http.Client{}, e.url+"/metrics", withPassword(password)); a.err == nil || !strings.Contains(a.err.Error(), "certificate") {
 		t.Errorf("untrusted certificate: %d %v, want a certificate error", a.status, a.err)
 	}
 	e.stop()
