@@ -50,7 +50,8 @@ type Dialer struct {
 	// chronyd answers other requests, a lost one is sent again after this,
 	// or after four round trips when they take longer; when chronyd has
 	// not answered for a while, each further attempt waits twice as long,
-	// up to a second, as chronyc does. Zero means DefaultRetryInterval.
+	// as chronyc does, up to a second or that first wait if it is longer.
+	// Zero means DefaultRetryInterval.
 	RetryInterval time.Duration
 }
 

@@ -605,7 +605,14 @@ func (d *labDaemon) stop() error {
 		return nil
 	case <-time.After(labTermGrace):
 	}
-	_ = d.cmd.Process.Kill()
+	return d.kill()
+}
+
+// kill sends SIGKILL and waits for the daemon to exit.
+func (d *labDaemon) kill() error {
+	if err := d.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("chronytest: killing %s: %w", d.name, err)
+	}
 	select {
 	case <-d.done:
 		return nil

@@ -25,15 +25,7 @@ func (l *Lab) KillClient() error {
 	if d.exited() {
 		return fmt.Errorf("chronytest: %s already exited (%v)", d.name, d.waitErr)
 	}
-	if err := d.cmd.Process.Kill(); err != nil {
-		return fmt.Errorf("chronytest: killing %s: %w", d.name, err)
-	}
-	select {
-	case <-d.done:
-		return nil
-	case <-time.After(labTermGrace):
-		return fmt.Errorf("chronytest: %s (pid %d) survived SIGKILL", d.name, d.cmd.Process.Pid)
-	}
+	return d.kill()
 }
 
 // StopClient freezes the client chronyd with SIGSTOP: it stays bound to
