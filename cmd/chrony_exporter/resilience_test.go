@@ -609,8 +609,13 @@ func TestTenThousandScrapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for done := warmup; done < total; done += dropEach {
+		before := clientDirs(t, f.Dir())
 		drop()
 		run(dropEach)
+		// A new connection has a new socket directory.
+		if after := clientDirs(t, f.Dir()); slices.Equal(before, after) {
+			t.Errorf("after a timed-out scrape the exporter still uses its old connection (%q)", after)
+		}
 	}
 	took := time.Since(start)
 	g1 := goroutines()
