@@ -5,22 +5,20 @@ package chronytest
 import (
 	"context"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
-// labTestState returns the state letter of /proc/<pid>/stat (R, S, T, …).
+// labTestState returns the state letter of a process (R, S, T, …).
 func labTestState(t *testing.T, pid int) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := proc.ReadStat(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return f[0]
+	return st.State
 }
 
 func TestLabControl(t *testing.T) {

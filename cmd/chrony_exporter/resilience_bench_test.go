@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/second-hand/chrony_exporter/chronyproto"
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 // BenchmarkLab64 measures, against a real chronyd with 66 sources (64
@@ -146,17 +146,11 @@ func pin(b *testing.B, pid, cpu int) {
 // of 10 ms, so meaningful over many scrapes).
 func cpuTime(b *testing.B, pid int) time.Duration {
 	b.Helper()
-	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := proc.ReadStat(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := string(st)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// utime and stime are fields 14 and 15 of stat, 12 and 13 after the
-	// name and state.
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+stime) * 10 * time.Millisecond
+	return st.CPU
 }
 
 // gzScrape fetches /metrics gzipped, as Prometheus does, without

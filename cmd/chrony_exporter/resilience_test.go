@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
+	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 // The resilience tests: chronyd killed, frozen, lying, behind a lossy
@@ -466,22 +467,12 @@ type procStats struct {
 }
 
 func readProc(pid int) (procStats, error) {
-	var st procStats
-	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	fds, err := proc.OpenFiles(pid)
 	if err != nil {
-		return st, err
+		return procStats{}, err
 	}
-	st.fds = len(ents)
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return st, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			st.rssKB, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-		}
-	}
-	return st, nil
+	mem, err := proc.ReadMemory(pid)
+	return procStats{fds: fds, rssKB: mem.RSSKiB}, err
 }
 
 // clientDirs lists what the exporters made beside chronyd's socket:

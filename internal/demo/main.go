@@ -15,7 +15,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +34,7 @@ import (
 	"time"
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
+	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 const (
@@ -366,25 +366,14 @@ func readState(dir string) (State, error) {
 	return st, nil
 }
 
-// startTicks returns when a process started (field 22 of /proc/<pid>/stat),
-// or 0 when it does not exist.
+// startTicks returns when a process started, or 0 when it does not exist
+// or has exited (a zombie).
 func startTicks(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	st, err := proc.ReadStat(pid)
+	if err != nil || st.State == "Z" {
 		return 0
 	}
-	// The command name, field 2, is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state), so field 22 is f[19]. A zombie has exited.
-	if len(f) < 20 || f[0] == "Z" {
-		return 0
-	}
-	n, _ := strconv.ParseUint(f[19], 10, 64)
-	return n
+	return st.StartTicks
 }
 
 // alive reports whether the demo that wrote st is still running.

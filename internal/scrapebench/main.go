@@ -41,6 +41,7 @@ import (
 	"github.com/second-hand/chrony_exporter/chronyproto"
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 type result struct {
@@ -50,6 +51,7 @@ type result struct {
 	p50, p99             time.Duration
 	snapP50, snapP99     time.Duration // the raw snapshots
 	readP50              time.Duration // the exporter's own read of chronyd
+	cpuPerScrape         time.Duration // the exporter's CPU time
 	rssKiB, hwmKiB       int
 	scrapes              int
 }
@@ -88,13 +90,14 @@ func main() {
 
 	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip,\n"+
 		"each after a raw pipelined snapshot of the default collectors' reports (snapshot columns; ratio = p50 / snapshot p50);\n"+
-		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds)\n\n", *exporter, *scrapes)
+		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds);\n"+
+		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporter, *scrapes)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "reachable\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\tVmRSS\tVmHWM\t")
+	fmt.Fprintln(w, "reachable\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
 	for _, r := range results {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.1f MiB\t%.1f MiB\t\n",
+		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
 			r.reachable, r.sources, r.series, r.chronySeries, r.gzipBytes,
-			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), float64(r.p50)/float64(r.snapP50), ms(r.readP50),
+			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), float64(r.p50)/float64(r.snapP50), ms(r.readP50), ms(r.cpuPerScrape),
 			float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024)
 	}
 	w.Flush()
@@ -230,6 +233,10 @@ func measure(bin string, n, warmup, scrapes int) (r result, err error) {
 			return r, err
 		}
 	}
+	cpu0, err := proc.ReadStat(cmd.Process.Pid)
+	if err != nil {
+		return r, err
+	}
 	times := make([]time.Duration, 0, scrapes)
 	snapTimes := make([]time.Duration, 0, scrapes)
 	readTimes := make([]time.Duration, 0, scrapes)
@@ -252,6 +259,11 @@ func measure(bin string, n, warmup, scrapes int) (r result, err error) {
 		}
 		readTimes = append(readTimes, read)
 	}
+	cpu1, err := proc.ReadStat(cmd.Process.Pid)
+	if err != nil {
+		return r, err
+	}
+	r.cpuPerScrape = (cpu1.CPU - cpu0.CPU) / time.Duration(scrapes)
 	r.p50, r.p99 = percentiles(times)
 	r.snapP50, r.snapP99 = percentiles(snapTimes)
 	r.readP50, _ = percentiles(readTimes)
@@ -262,7 +274,8 @@ func measure(bin string, n, warmup, scrapes int) (r result, err error) {
 	}
 	r.series = countSeries(text, "")
 	r.chronySeries = countSeries(text, "chrony_")
-	r.rssKiB, r.hwmKiB, err = memory(cmd.Process.Pid)
+	mem, err := proc.ReadMemory(cmd.Process.Pid)
+	r.rssKiB, r.hwmKiB = mem.RSSKiB, mem.HWMKiB
 	return r, err
 }
 
@@ -320,31 +333,6 @@ func countSeries(text []byte, prefix string) int {
 		}
 	}
 	return n
-}
-
-// memory reads VmRSS and VmHWM (peak RSS) of a process, in KiB.
-func memory(pid int) (rss, hwm int, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.Atoi(f[1])
-		switch f[0] {
-		case "VmRSS:":
-			rss = v
-		case "VmHWM:":
-			hwm = v
-		}
-	}
-	if rss == 0 || hwm == 0 {
-		return 0, 0, fmt.Errorf("no VmRSS/VmHWM in /proc/%d/status", pid)
-	}
-	return rss, hwm, nil
 }
 
 func freeAddr() (string, error) {
