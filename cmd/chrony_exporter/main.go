@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ func main() {
 		app.Fatalf("%s", err)
 	}
 	logger := logs.kit
+	runtime.GOMAXPROCS(*opts.maxProcs)
 
 	exporter, err := collector.New(cfg, logger)
 	if err != nil {

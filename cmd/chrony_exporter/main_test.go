@@ -797,6 +797,34 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestGOMAXPROCS checks that the exporter runs on one CPU unless told
+// otherwise, by the flag or, as node_exporter reads it, the environment.
+func TestGOMAXPROCS(t *testing.T) {
+	// The other tests' exporters inherit the environment; this one must
+	// not, to see the default.
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	silent := "--chrony.address=unix://" + filepath.Join(t.TempDir(), "none.sock")
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want float64
+	}{
+		{"", nil, 1},
+		{"", []string{"--runtime.gomaxprocs=2"}, 2},
+		{"3", nil, 3},
+	} {
+		if tc.env != "" {
+			t.Setenv("GOMAXPROCS", tc.env)
+		}
+		e := startExporter(t, append([]string{silent}, tc.args...)...)
+		got, err := e.scrape(t, nil).value("go_sched_gomaxprocs_threads", nil)
+		if err != nil || got != tc.want {
+			t.Errorf("GOMAXPROCS=%q %v: go_sched_gomaxprocs_threads %v (%v), want %v", tc.env, tc.args, got, err, tc.want)
+		}
+	}
+}
+
 // TestUserErrors checks that mistakes on the command line stop the
 // exporter at once with a message that says what to change.
 func TestUserErrors(t *testing.T) {
@@ -816,6 +844,8 @@ func TestUserErrors(t *testing.T) {
 		{[]string{"--chrony.address=localhost:99999"}, []string{"--chrony.address", "1-65535"}},
 		{[]string{"--log.level=loud"}, []string{"debug,info,warn,error", "try --help"}},
 		{[]string{"--log.format=xml"}, []string{"logfmt,json"}},
+		{[]string{"--runtime.gomaxprocs=0"}, []string{"--runtime.gomaxprocs", "GOMAXPROCS", "1 or more"}},
+		{[]string{"--runtime.gomaxprocs=two"}, []string{"--runtime.gomaxprocs", "1 or more"}},
 		{[]string{"--collector.nosuch"}, []string{"unknown long flag '--collector.nosuch'", "try --help"}},
 		{[]string{"--web.telemetry-path=metrics"}, []string{"--web.telemetry-path", "/metrics"}},
 		{[]string{"--no-collector.ntpdata", "--collector.sources.with-ntpdata"}, []string{"--collector.ntpdata", "--collector.sources.with-ntpdata", "only one"}},
