@@ -5,10 +5,15 @@
 // (p50, p99) with Accept-Encoding: gzip as Prometheus sends it, beside the
 // raw pipelined snapshot of the same reports (chronyproto, in this
 // process), the series per scrape, and the exporter's resident memory
-// (VmRSS now, VmHWM its peak). Each scrape follows a raw snapshot, so that
-// both see the same chronyd and the same load: on a shared machine, runs
-// one after the other differ by a third from load alone. `make bench` runs
-// it after the Go benchmarks:
+// (VmRSS now, VmHWM its peak) and CPU time per scrape. Each scrape
+// follows a raw snapshot, so that both see the same chronyd and the same
+// load: on a shared machine, runs one after the other differ by a third
+// from load alone. The raw snapshot
+// runs at GOMAXPROCS=1, as the exporter does by default: at 2 it measured
+// as fast or up to a sixth slower on this project's 2-CPU machine (the Go
+// scheduler's spinning thread competes with chronyd), so the exporter is
+// held to the fastest raw read. `make bench` runs it after the Go
+// benchmarks:
 //
 //	go run ./internal/scrapebench -exporter ./chrony_exporter -sources 1,16,64
 //
@@ -31,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +67,9 @@ func main() {
 	sourcesFlag := flag.String("sources", "1,16,64", "comma-separated numbers of reachable sources, one lab each")
 	scrapes := flag.Int("scrapes", 300, "scrapes measured per lab, one after another")
 	warmup := flag.Int("warmup", 20, "scrapes before measuring")
+	procs := flag.Int("gomaxprocs", 1, "GOMAXPROCS of the raw snapshot (this process): the exporter's default, at which a raw snapshot also runs fastest")
 	flag.Parse()
+	runtime.GOMAXPROCS(*procs)
 
 	var ns []int
 	for _, f := range strings.Split(*sourcesFlag, ",") {
@@ -89,9 +97,9 @@ func main() {
 	}
 
 	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip,\n"+
-		"each after a raw pipelined snapshot of the default collectors' reports (snapshot columns; ratio = p50 / snapshot p50);\n"+
+		"each after a raw pipelined snapshot of the default collectors' reports at GOMAXPROCS=%d (snapshot columns; ratio = p50 / snapshot p50);\n"+
 		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds);\n"+
-		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporter, *scrapes)
+		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporter, *scrapes, *procs)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "reachable\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
 	for _, r := range results {
