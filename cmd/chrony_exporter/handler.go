@@ -44,15 +44,19 @@ func scrapeTimeout(header string, limit time.Duration) time.Duration {
 
 // newRouter serves the metrics on telemetryPath and the status page
 // (statuspage.Handler: / and /api/status, 404 for anything else) on every
-// other path.
-func newRouter(e *collector.Exporter, page http.Handler, telemetryPath string, timeout time.Duration) http.Handler {
+// other path. exporterMetrics adds the exporter's own: the Go runtime's,
+// the process's and promhttp's.
+func newRouter(e *collector.Exporter, page http.Handler, telemetryPath string, timeout time.Duration, exporterMetrics bool) http.Handler {
 	base := prometheus.NewRegistry()
-	base.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("chrony_exporter"),
-	)
-	metrics := promhttp.InstrumentMetricHandler(base, newMetricsHandler(e, base, timeout))
+	base.MustRegister(versioncollector.NewCollector("chrony_exporter"))
+	var metrics http.Handler = newMetricsHandler(e, base, timeout)
+	if exporterMetrics {
+		base.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+		metrics = promhttp.InstrumentMetricHandler(base, metrics)
+	}
 	// Not a ServeMux: it would panic on a telemetry path that looks like
 	// one of its patterns.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

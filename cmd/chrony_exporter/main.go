@@ -59,7 +59,7 @@ func main() {
 	}
 	page := statuspage.New(exporter, info)
 	server := &http.Server{
-		Handler:           withProbe(newRouter(exporter, page, *opts.telemetryPath, cfg.Timeout), probes, cfg.Timeout),
+		Handler:           withProbe(newRouter(exporter, page, *opts.telemetryPath, cfg.Timeout, !*opts.noExporterMetrics), probes, cfg.Timeout),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

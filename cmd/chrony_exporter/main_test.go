@@ -825,6 +825,30 @@ func TestGOMAXPROCS(t *testing.T) {
 	}
 }
 
+// TestDisableExporterMetrics checks that the exporter's own metrics are
+// served unless --web.disable-exporter-metrics leaves them out, and that
+// the build information and chronyd's metrics stay either way.
+func TestDisableExporterMetrics(t *testing.T) {
+	l := sharedLab.get(t)
+	for _, own := range []bool{true, false} {
+		args := []string{"--chrony.address=" + socketAddr(l)}
+		if !own {
+			args = append(args, "--web.disable-exporter-metrics")
+		}
+		s := startExporter(t, args...).scrape(t, nil)
+		for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "promhttp_metric_handler_requests_total"} {
+			if got := s.families[name] != nil; got != own {
+				t.Errorf("%v: %s served: %v, want %v", args, name, got, own)
+			}
+		}
+		for _, name := range []string{"chrony_exporter_build_info", "chrony_up", "chrony_sources_state_info"} {
+			if s.families[name] == nil {
+				t.Errorf("%v: no %s", args, name)
+			}
+		}
+	}
+}
+
 // TestUserErrors checks that mistakes on the command line stop the
 // exporter at once with a message that says what to change.
 func TestUserErrors(t *testing.T) {
