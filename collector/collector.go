@@ -110,6 +110,8 @@ type Exporter struct {
 	mu     sync.Mutex // guards client
 	client *chronyproto.Client
 
+	// plans are what a read asks chronyd for, by transport.
+	plans  map[string]readPlan
 	flight flight
 	spares *spares
 
@@ -175,7 +177,30 @@ func newExporter(cfg Config, enabled []*reportCollector, logger log.Logger, sp *
 	if cfg.DNSLookups {
 		e.dns = newDNSCache()
 	}
+	e.plans = map[string]readPlan{"unix": e.plan("unix"), "udp": e.plan("udp")}
 	return e
+}
+
+// readPlan is what a read of chronyd over one transport asks for, and
+// which collectors it skips there.
+type readPlan struct {
+	reports []chronyproto.Report
+	skipped map[string]string // shared by every Scrape: read only
+}
+
+// plan works out the read over network: collectors that need the Unix
+// socket are skipped over UDP, unless the user turned them on.
+func (e *Exporter) plan(network string) readPlan {
+	p := readPlan{skipped: map[string]string{}}
+	for _, c := range e.enabled {
+		if c.unixOnly && network == "udp" && !e.explicit(c) {
+			p.skipped[c.name] = "needs the Unix socket; chronyd is read over UDP"
+			continue
+		}
+		p.reports = append(p.reports, c.reports...)
+		p.reports = append(p.reports, c.extra...)
+	}
+	return p
 }
 
 // Close releases the connection to chronyd.
@@ -204,7 +229,7 @@ type Scrape struct {
 	Address  string
 	Start    time.Time
 	Duration time.Duration
-	// Skipped holds the collectors not run, and why.
+	// Skipped holds the collectors not run, and why. Read only.
 	Skipped map[string]string
 }
 
@@ -217,7 +242,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 }
 
 func (e *Exporter) read(ctx context.Context) *Scrape {
-	s := &Scrape{Start: time.Now(), Skipped: map[string]string{}}
+	s := &Scrape{Start: time.Now()}
 	defer func() { s.Duration = time.Since(s.Start) }()
 	client, err := e.connect(ctx)
 	if err != nil {
@@ -225,16 +250,9 @@ func (e *Exporter) read(ctx context.Context) *Scrape {
 		return s
 	}
 	s.Address = client.Address()
-	var reports []chronyproto.Report
-	for _, c := range e.enabled {
-		if c.unixOnly && client.Network() == "udp" && !e.explicit(c) {
-			s.Skipped[c.name] = "needs the Unix socket; chronyd is read over UDP"
-			continue
-		}
-		reports = append(reports, c.reports...)
-		reports = append(reports, c.extra...)
-	}
-	snap, err := client.Snapshot(ctx, reports...)
+	plan := e.plans[client.Network()]
+	s.Skipped = plan.skipped
+	snap, err := client.Snapshot(ctx, plan.reports...)
 	s.Snapshot = snap
 	if err != nil {
 		s.Err = err
