@@ -266,7 +266,7 @@ func (c *Client) run(ctx context.Context, q *queue) (err error) {
 			x := q.waiting[0]
 			q.waiting = q.waiting[1:]
 			x.attempt = 0
-			if err := c.send(ctx, x, inflight, now); err != nil {
+			if err := c.send(ctx, x, inflight); err != nil {
 				return err
 			}
 		}
@@ -300,7 +300,7 @@ func (c *Client) run(ctx context.Context, q *queue) (err error) {
 				}
 				delete(inflight, seq)
 				x.attempt++
-				if err := c.send(ctx, x, inflight, now); err != nil {
+				if err := c.send(ctx, x, inflight); err != nil {
 					return err
 				}
 			}
@@ -385,17 +385,22 @@ func acceptsCode(codes []uint16, code uint16) bool {
 
 // send transmits x with a fresh random sequence, as chronyc does for every
 // transmission (§9.1), so a late reply to an earlier attempt never matches.
-func (c *Client) send(ctx context.Context, x *exchange, inflight map[uint32]*exchange, now time.Time) error {
+func (c *Client) send(ctx context.Context, x *exchange, inflight map[uint32]*exchange) error {
 	seq := rand.Uint32()
 	for inflight[seq] != nil {
 		seq = rand.Uint32()
 	}
 	x.seq = seq
 	stampRequest(x.packet, x.attempt, seq)
-	x.sentAt = now
-	x.deadline = now.Add(c.retryWait(x.attempt, now))
 	inflight[seq] = x
 	c.sent.Add(1)
+	// Stamped once written, as a write to a full Unix socket queue waits:
+	// the round trip, and the wait for a reply, start when the request
+	// leaves. Only this goroutine reads, so no reply can come before.
+	defer func() {
+		x.sentAt = time.Now()
+		x.deadline = x.sentAt.Add(c.retryWait(x.attempt, x.sentAt))
+	}()
 	if _, err := c.conn.Write(x.packet); err != nil {
 		if isTimeout(err) {
 			// Only the context sets a write deadline.
