@@ -110,23 +110,30 @@ func (c *Client) Snapshot(ctx context.Context, reports ...Report) (*Snapshot, er
 	if len(reports) == 0 {
 		reports = AllReports()
 	}
-	// Sized for as many sources as last time, so that the maps do not
-	// grow while the replies come in.
-	hint := c.loadHint()
-	n := len(hint.sources)
-	b := &snapshotBuilder{
-		s:     &Snapshot{},
-		sd:    make(map[int]*Call[SourceData], n),
-		stats: make(map[int]*Call[SourceStats], n),
-		sel:   make(map[int]*Call[SelectData], n),
-		ntp:   make(map[Address]*Call[NTPData], n),
-		auth:  make(map[Address]*Call[AuthData], n),
-		name:  make(map[Address]*Call[string], n),
-	}
+	s := &Snapshot{}
 	for _, r := range reports {
 		if r < numReports {
-			b.s.asked[r] = true
+			s.asked[r] = true
 		}
+	}
+	// The maps of the reports asked for are sized for as many sources as
+	// last time, so that they do not grow while the replies come in.
+	hint := c.loadHint()
+	size := func(r Report) int {
+		if s.asked[r] {
+			return len(hint.sources)
+		}
+		return 0
+	}
+	b := &snapshotBuilder{
+		s: s,
+		// SOURCE_DATA is asked for whenever any per-source report is.
+		sd:    make(map[int]*Call[SourceData], len(hint.sources)),
+		stats: make(map[int]*Call[SourceStats], size(ReportSourceStats)),
+		sel:   make(map[int]*Call[SelectData], size(ReportSelectData)),
+		ntp:   make(map[Address]*Call[NTPData], size(ReportNTPData)),
+		auth:  make(map[Address]*Call[AuthData], size(ReportAuthData)),
+		name:  make(map[Address]*Call[string], size(ReportSourceName)),
 	}
 	var q queue
 	b.queueFirst(&q)
