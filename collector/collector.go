@@ -285,61 +285,45 @@ func (e *Exporter) connect(ctx context.Context) (*chronyproto.Client, error) {
 
 // flight lets concurrent callers share one read of chronyd.
 type flight struct {
-	mu  sync.Mutex
-	cur *flightCall
-}
-
-type flightCall struct {
-	done     chan struct{}
-	res      *Scrape
-	deadline time.Time // the read's; zero when it has none
+	reads shared[*Scrape]
 }
 
 func (f *flight) do(ctx context.Context, read func(context.Context) *Scrape) *Scrape {
-	f.mu.Lock()
-	if c := f.cur; c != nil {
-		f.mu.Unlock()
-		return c.wait(ctx)
+	d, hasDeadline := ctx.Deadline()
+	r, lead := f.reads.join(d)
+	if !lead {
+		return waitRead(ctx, r)
 	}
-	c := &flightCall{done: make(chan struct{})}
-	f.cur = c
-	f.mu.Unlock()
-
 	// The caller that starts the read makes it itself, sparing a scrape
 	// two goroutine switches. The read belongs to every caller that joins
 	// it: it keeps this caller's deadline but not its cancellation, so a
 	// scraper that hangs up does not fail the others.
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if d, ok := ctx.Deadline(); ok {
+	if hasDeadline {
 		cancel()
 		rctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), d)
-		c.deadline = d
 	}
 	defer cancel()
-	c.res = read(rctx)
-	f.mu.Lock()
-	f.cur = nil
-	f.mu.Unlock()
-	close(c.done)
-	return c.res
+	f.reads.finish(r, read(rctx))
+	return r.val
 }
 
-// wait returns the result of a read in flight, or a timeout when ctx ends
+// waitRead returns the result of read r, or a timeout when ctx ends
 // first.
-func (c *flightCall) wait(ctx context.Context) *Scrape {
+func waitRead(ctx context.Context, r *run[*Scrape]) *Scrape {
 	select {
-	case <-c.done:
-		return c.res
+	case <-r.done:
+		return r.val
 	case <-ctx.Done():
 	}
 	// The read ends by its own deadline. A caller whose deadline is not
 	// earlier waits for it: it then reports what each collector got, and
 	// the next scrape starts a new read instead of joining this finished
 	// one.
-	if d, ok := ctx.Deadline(); ok && !c.deadline.IsZero() && !d.Before(c.deadline) &&
+	if d, ok := ctx.Deadline(); ok && !r.deadline.IsZero() && !d.Before(r.deadline) &&
 		errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		<-c.done
-		return c.res
+		<-r.done
+		return r.val
 	}
 	return &Scrape{Start: time.Now(), Err: fmt.Errorf("%w: waiting for the read of chronyd in progress: %w", chronyproto.ErrTimeout, ctx.Err())}
 }

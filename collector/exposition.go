@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -284,7 +285,7 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 		own = &sharedGather{gatherer: extra, format: format, logger: e.logger}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ownText *gathering
+		var ownText *run[[]byte]
 		if own != nil {
 			ownText = own.start()
 		}
@@ -308,7 +309,7 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 		ts.writeTo(out)
 		if ownText != nil {
 			<-ownText.done
-			out.Write(ownText.text)
+			out.Write(ownText.val)
 		}
 		if gz != nil {
 			gz.Close()
@@ -326,26 +327,16 @@ type sharedGather struct {
 	format   expfmt.Format
 	logger   log.Logger
 
-	mu  sync.Mutex
-	cur *gathering
+	runs shared[[]byte]
 }
 
-// gathering is one run of a sharedGather; text is set once done is
-// closed.
-type gathering struct {
-	done chan struct{}
-	text []byte
-}
-
-// start returns the gathering in progress, or starts one.
-func (g *sharedGather) start() *gathering {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.cur != nil {
-		return g.cur
+// start returns the gathering in progress, or starts one; its text is
+// ready once done is closed.
+func (g *sharedGather) start() *run[[]byte] {
+	r, lead := g.runs.join(time.Time{})
+	if !lead {
+		return r
 	}
-	c := &gathering{done: make(chan struct{})}
-	g.cur = c
 	go func() {
 		var text bytes.Buffer
 		mfs, err := g.gatherer.Gather()
@@ -356,13 +347,9 @@ func (g *sharedGather) start() *gathering {
 		for _, mf := range mfs {
 			enc.Encode(mf)
 		}
-		c.text = text.Bytes()
-		g.mu.Lock()
-		g.cur = nil
-		g.mu.Unlock()
-		close(c.done)
+		g.runs.finish(r, text.Bytes())
 	}()
-	return c
+	return r
 }
 
 func acceptsGzip(r *http.Request) bool {
