@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/probe"
 )
 
 // scrapeTimeoutHeader is where Prometheus says how long it waits for a
@@ -42,29 +43,47 @@ func scrapeTimeout(header string, limit time.Duration) time.Duration {
 	return min(limit, prom-margin)
 }
 
-// newRouter serves the metrics on telemetryPath and the status page
-// (statuspage.Handler: / and /api/status, 404 for anything else) on every
-// other path. exporterMetrics adds the exporter's own: the Go runtime's,
-// the process's and promhttp's.
-func newRouter(e *collector.Exporter, page http.Handler, telemetryPath string, timeout time.Duration, exporterMetrics bool) http.Handler {
+// routes is what the exporter serves.
+type routes struct {
+	telemetryPath string
+	timeout       time.Duration // --chrony.timeout
+	// exporterMetrics adds the exporter's own metrics: the Go runtime's,
+	// the process's and promhttp's.
+	exporterMetrics bool
+	page            http.Handler // statuspage.Handler: / and /api/status, 404 for anything else
+	probe           http.Handler // probe.Path; nil when probing is off
+}
+
+// newRouter serves the metrics on the telemetry path, the probes on
+// probe.Path, both within Prometheus's scrape timeout, and the status page
+// on every other path. Without probes, probe.Path is a page like any
+// unknown one.
+func newRouter(e *collector.Exporter, rt routes) http.Handler {
 	base := prometheus.NewRegistry()
 	base.MustRegister(versioncollector.NewCollector("chrony_exporter"))
-	var metrics http.Handler = newMetricsHandler(e, base, timeout)
-	if exporterMetrics {
+	var metrics http.Handler = newMetricsHandler(e, base, rt.timeout)
+	if rt.exporterMetrics {
 		base.MustRegister(
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		)
 		metrics = promhttp.InstrumentMetricHandler(base, metrics)
 	}
+	var probes http.Handler
+	if rt.probe != nil {
+		probes = &metricsHandler{metrics: rt.probe, timeout: rt.timeout}
+	}
 	// Not a ServeMux: it would panic on a telemetry path that looks like
 	// one of its patterns.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == telemetryPath {
+		switch {
+		case r.URL.Path == rt.telemetryPath:
 			metrics.ServeHTTP(w, r)
-			return
+		case r.URL.Path == probe.Path && probes != nil:
+			probes.ServeHTTP(w, r)
+		default:
+			rt.page.ServeHTTP(w, r)
 		}
-		page.ServeHTTP(w, r)
 	})
 }
 

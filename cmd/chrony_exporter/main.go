@@ -59,7 +59,13 @@ func main() {
 	}
 	page := statuspage.New(exporter, info)
 	server := &http.Server{
-		Handler:           withProbe(newRouter(exporter, page, *opts.telemetryPath, cfg.Timeout, !*opts.noExporterMetrics), probes, cfg.Timeout),
+		Handler: newRouter(exporter, routes{
+			telemetryPath:   *opts.telemetryPath,
+			timeout:         cfg.Timeout,
+			exporterMetrics: !*opts.noExporterMetrics,
+			page:            page,
+			probe:           probes,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

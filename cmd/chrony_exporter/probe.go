@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"path"
-	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -38,21 +37,4 @@ func newProbe(allow []string, telemetryPath string, cfg collector.Config, logger
 	}
 	level.Info(logger).Log("msg", "Probes enabled", "path", probe.Path, "allow", list)
 	return probe.NewHandler(list, p, logger), nil
-}
-
-// withProbe serves probe.Path with h, within Prometheus's scrape timeout
-// as the metrics are, and everything else with next. A nil h leaves next
-// alone: /probe is then a page like any unknown one.
-func withProbe(next, h http.Handler, timeout time.Duration) http.Handler {
-	if h == nil {
-		return next
-	}
-	h = &metricsHandler{metrics: h, timeout: timeout}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == probe.Path {
-			h.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
