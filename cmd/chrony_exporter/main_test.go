@@ -171,15 +171,33 @@ type exporter struct {
 // it answers. It is stopped, and must exit cleanly, at the end of the test.
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
-	return launchExporter(t, exporterBin, "http", http.DefaultClient, args...)
+	return launchExporter(t, launch{}, args...)
+}
+
+// launch says how launchExporter runs and reaches an exporter; the zero
+// value is the binary TestMain built, over plain HTTP.
+type launch struct {
+	bin    string       // the binary; "" is exporterBin
+	scheme string       // "" is http
+	client *http.Client // nil is http.DefaultClient
 }
 
 // launchExporter is startExporter for another binary (plainExporter) or
-// for a server behind --web.config.file: the exporter is ready once
-// client gets any HTTP answer from url scheme://addr. It is stopped, and
-// must exit cleanly, at the end of the test.
-func launchExporter(t testing.TB, bin, scheme string, client *http.Client, args ...string) *exporter {
+// for a server behind --web.config.file: the exporter is ready once its
+// client gets any HTTP answer from scheme://addr. It is stopped, and must
+// exit cleanly, at the end of the test.
+func launchExporter(t testing.TB, how launch, args ...string) *exporter {
 	t.Helper()
+	bin, scheme, client := how.bin, how.scheme, how.client
+	if bin == "" {
+		bin = exporterBin
+	}
+	if scheme == "" {
+		scheme = "http"
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
 	for attempt := 0; ; attempt++ {
 		addr := freeTCPAddr(t)
 		e := &exporter{t: t, url: scheme + "://" + addr, stderr: &lockedBuffer{}, done: make(chan struct{})}

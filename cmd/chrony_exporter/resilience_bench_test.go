@@ -42,7 +42,7 @@ func BenchmarkLab64(b *testing.B) {
 
 	b.Run("scrape/1core", func(b *testing.B) {
 		b.Setenv("GOMAXPROCS", "1")
-		e := launchExporter(b, plainExporter(b), "http", http.DefaultClient, "--chrony.address="+socketAddr(l))
+		e := launchExporter(b, launch{bin: plainExporter(b)}, "--chrony.address="+socketAddr(l))
 		pin(b, e.cmd.Process.Pid, 0)
 		pin(b, l.ClientPID(), 1)
 		client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16}}

@@ -88,7 +88,7 @@ func TestWebConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	e := launchExporter(t, exporterBin, "https", tlsClient,
+	e := launchExporter(t, launch{scheme: "https", client: tlsClient},
 		"--chrony.address="+socketAddr(l), "--web.config.file="+config, "--probe.allow=127.0.0.1")
 	addr := strings.TrimPrefix(e.url, "https://")
 
