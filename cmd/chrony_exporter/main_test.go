@@ -315,10 +315,7 @@ func (s scrape) series(name string, want map[string]string) []*dto.Metric {
 	}
 next:
 	for _, m := range fam.Metric {
-		have := map[string]string{}
-		for _, lp := range m.Label {
-			have[lp.GetName()] = lp.GetValue()
-		}
+		have := labels(m)
 		for k, v := range want {
 			if have[k] != v {
 				continue next
@@ -329,20 +326,36 @@ next:
 	return out
 }
 
+// labels returns a sample's labels.
+func labels(m *dto.Metric) map[string]string {
+	l := map[string]string{}
+	for _, lp := range m.Label {
+		l[lp.GetName()] = lp.GetValue()
+	}
+	return l
+}
+
+// sampleValue returns the value of a gauge, counter or untyped sample.
+func sampleValue(m *dto.Metric) (float64, bool) {
+	switch {
+	case m.Gauge != nil:
+		return m.Gauge.GetValue(), true
+	case m.Counter != nil:
+		return m.Counter.GetValue(), true
+	case m.Untyped != nil:
+		return m.Untyped.GetValue(), true
+	}
+	return 0, false
+}
+
 // value returns the one sample of name with the labels want.
 func (s scrape) value(name string, want map[string]string) (float64, error) {
 	ms := s.series(name, want)
 	if len(ms) != 1 {
 		return 0, fmt.Errorf("%s%s: %d series, want 1", name, labelText(want), len(ms))
 	}
-	m := ms[0]
-	switch {
-	case m.Gauge != nil:
-		return m.Gauge.GetValue(), nil
-	case m.Counter != nil:
-		return m.Counter.GetValue(), nil
-	case m.Untyped != nil:
-		return m.Untyped.GetValue(), nil
+	if v, ok := sampleValue(ms[0]); ok {
+		return v, nil
 	}
 	return 0, fmt.Errorf("%s%s: not a gauge, counter or untyped", name, labelText(want))
 }

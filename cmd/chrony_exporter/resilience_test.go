@@ -88,11 +88,10 @@ func chronyValues(s scrape) map[string]float64 {
 			continue
 		}
 		for _, m := range fam.Metric {
-			l := map[string]string{}
-			for _, lp := range m.Label {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			out[name+labelText(l)] = m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue()
+			// Histograms (clients) have no single value; the collectors
+			// this test covers send none.
+			v, _ := sampleValue(m)
+			out[name+labelText(labels(m))] = v
 		}
 	}
 	return out
