@@ -3,17 +3,17 @@
 // Command scrapebench measures the built exporter against a real chronyd
 // (chronytest's lab) with different numbers of sources: scrape latency
 // (p50, p99) with Accept-Encoding: gzip as Prometheus sends it, beside the
-// raw pipelined snapshot of the same reports (chronyproto, in this
-// process), the series per scrape, and the exporter's resident memory
-// (VmRSS now, VmHWM its peak) and CPU time per scrape. Each scrape
+// raw pipelined snapshot of the same reports (chronyproto, in a process of
+// its own that does nothing else, idle between snapshots as the exporter
+// is between scrapes), the series per scrape, the exporter's resident
+// memory (VmRSS now, VmHWM its peak) and CPU time per scrape. Each scrape
 // follows a raw snapshot, so that both see the same chronyd and the same
 // load: on a shared machine, runs one after the other differ by a third
-// from load alone. The raw snapshot
-// runs at GOMAXPROCS=1, as the exporter does by default: at 2 it measured
-// as fast or up to a sixth slower on this project's 2-CPU machine (the Go
-// scheduler's spinning thread competes with chronyd), so the exporter is
-// held to the fastest raw read. `make bench` runs it after the Go
-// benchmarks:
+// from load alone. The raw snapshots run at GOMAXPROCS=1, as the exporter
+// does by default: at 2 a snapshot measured as fast or up to a sixth
+// slower on this project's 2-CPU machine (the Go scheduler's spinning
+// thread competes with chronyd), so the exporter is held to the fastest
+// raw read. `make bench` runs it after the Go benchmarks:
 //
 //	go run ./internal/scrapebench -exporter ./chrony_exporter -sources 1,16,64
 //
@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,7 +37,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,14 +62,23 @@ type result struct {
 	scrapes              int
 }
 
+// rawEnv, set to chronyd's address, makes this program the process that
+// takes the raw snapshots (serveSnapshots).
+const rawEnv = "SCRAPEBENCH_RAW_SNAPSHOTS"
+
 func main() {
+	if addr := os.Getenv(rawEnv); addr != "" {
+		if err := serveSnapshots(addr, os.Stdin, os.Stdout); err != nil {
+			fatalf("raw snapshots: %v", err)
+		}
+		return
+	}
 	exporter := flag.String("exporter", "./chrony_exporter", "the exporter binary (make bench builds it)")
 	sourcesFlag := flag.String("sources", "1,16,64", "comma-separated numbers of reachable sources, one lab each")
 	scrapes := flag.Int("scrapes", 300, "scrapes measured per lab, one after another")
 	warmup := flag.Int("warmup", 20, "scrapes before measuring")
-	procs := flag.Int("gomaxprocs", 1, "GOMAXPROCS of the raw snapshot (this process): the exporter's default, at which a raw snapshot also runs fastest")
+	procs := flag.Int("gomaxprocs", 1, "GOMAXPROCS of the process taking the raw snapshots: the exporter's default, at which a raw snapshot also runs fastest")
 	flag.Parse()
-	runtime.GOMAXPROCS(*procs)
 
 	var ns []int
 	for _, f := range strings.Split(*sourcesFlag, ",") {
@@ -89,7 +98,7 @@ func main() {
 
 	var results []result
 	for _, n := range ns {
-		r, err := measure(bin, n, *warmup, *scrapes)
+		r, err := measure(bin, n, *warmup, *scrapes, *procs)
 		if err != nil {
 			fatalf("%d sources: %v", n, err)
 		}
@@ -97,7 +106,8 @@ func main() {
 	}
 
 	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip,\n"+
-		"each after a raw pipelined snapshot of the default collectors' reports at GOMAXPROCS=%d (snapshot columns; ratio = p50 / snapshot p50);\n"+
+		"each after a raw pipelined snapshot of the default collectors' reports, taken by a process of its own at GOMAXPROCS=%d\n"+
+		"(snapshot columns; ratio = p50 / snapshot p50);\n"+
 		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds);\n"+
 		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporter, *scrapes, *procs)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -120,7 +130,7 @@ func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
 }
 
-func measure(bin string, n, warmup, scrapes int) (r result, err error) {
+func measure(bin string, n, warmup, scrapes, procs int) (r result, err error) {
 	r.reachable, r.scrapes = n, scrapes
 	fmt.Fprintf(os.Stderr, ">> %d reachable sources: starting chronyd...\n", n)
 	t0 := time.Now()
@@ -216,19 +226,15 @@ func measure(bin string, n, warmup, scrapes int) (r result, err error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// The raw snapshot: what the exporter's default collectors read.
-	raw, err := chronyproto.Dial(context.Background(), "unix://"+lab.SocketPath)
+	raw, err := startRawSnapshots("unix://"+lab.SocketPath, procs)
 	if err != nil {
 		return r, err
 	}
-	defer raw.Close()
-	reports := collector.DefaultReports()
+	defer raw.close()
 	snapshot := func() (time.Duration, error) {
-		start := time.Now()
-		s, err := raw.Snapshot(context.Background(), reports...)
-		d := time.Since(start)
-		if err == nil && len(s.Sources) != n+2 {
-			err = fmt.Errorf("raw snapshot: %d sources, want %d", len(s.Sources), n+2)
+		d, sources, err := raw.take()
+		if err == nil && sources != n+2 {
+			err = fmt.Errorf("raw snapshot: %d sources, want %d", sources, n+2)
 		}
 		return d, err
 	}
@@ -285,6 +291,92 @@ func measure(bin string, n, warmup, scrapes int) (r result, err error) {
 	mem, err := proc.ReadMemory(cmd.Process.Pid)
 	r.rssKiB, r.hwmKiB = mem.RSSKiB, mem.HWMKiB
 	return r, err
+}
+
+// rawSnapshots is the process that takes the raw snapshots: this program
+// again, with rawEnv set. Like the exporter, it is idle between requests
+// and does nothing else; in the process that also makes the HTTP requests,
+// the client's bookkeeping after each scrape moved a raw snapshot by up to
+// a quarter from one run to the next.
+type rawSnapshots struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out io.Reader
+}
+
+func startRawSnapshots(addr string, procs int) (*rawSnapshots, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), rawEnv+"="+addr, "GOMAXPROCS="+strconv.Itoa(procs))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &rawSnapshots{cmd: cmd, in: in, out: out}, nil
+}
+
+// take asks for one raw snapshot and returns how long it took and how
+// many sources it found.
+func (r *rawSnapshots) take() (time.Duration, int, error) {
+	if _, err := r.in.Write([]byte{1}); err != nil {
+		return 0, 0, fmt.Errorf("raw snapshot process: %w", err)
+	}
+	var answer [2]int64
+	if err := binary.Read(r.out, binary.LittleEndian, &answer); err != nil {
+		return 0, 0, fmt.Errorf("raw snapshot process: %w", err)
+	}
+	if answer[1] < 0 {
+		return 0, 0, errors.New("raw snapshot failed (its error is on stderr)")
+	}
+	return time.Duration(answer[0]), int(answer[1]), nil
+}
+
+// close ends the process: it exits when its input does.
+func (r *rawSnapshots) close() {
+	r.in.Close()
+	_ = r.cmd.Wait()
+}
+
+// serveSnapshots takes a raw pipelined snapshot of the default
+// collectors' reports from chronyd at addr each time a byte arrives on in,
+// and answers on out its duration in nanoseconds and its number of
+// sources, as two little-endian int64, the count -1 when it failed. It
+// returns when in ends.
+func serveSnapshots(addr string, in io.Reader, out io.Writer) error {
+	c, err := chronyproto.Dial(context.Background(), addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	reports := collector.DefaultReports()
+	var ask [1]byte
+	for {
+		if _, err := io.ReadFull(in, ask[:]); err != nil {
+			return nil
+		}
+		start := time.Now()
+		s, err := c.Snapshot(context.Background(), reports...)
+		answer := [2]int64{int64(time.Since(start)), int64(len(s.Sources))}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "raw snapshot:", err)
+			answer[1] = -1
+		}
+		if err := binary.Write(out, binary.LittleEndian, answer); err != nil {
+			return err
+		}
+	}
 }
 
 var collectorDuration = regexp.MustCompile(`(?m)^chrony_scrape_collector_duration_seconds\{collector="[a-z]+"\} (\S+)$`)

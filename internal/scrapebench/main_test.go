@@ -3,10 +3,25 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 )
+
+// TestMain lets the test binary serve raw snapshots, as the command does
+// when measure runs it again.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(rawEnv); addr != "" {
+		if err := serveSnapshots(addr, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // TestMeasure runs one small measurement so that make bench does not rot:
 // a lab with one reachable source, a few scrapes.
@@ -17,7 +32,7 @@ func TestMeasure(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/chrony_exporter: %v\n%s", err, out)
 	}
-	r, err := measure(bin, 1, 2, 5)
+	r, err := measure(bin, 1, 2, 5, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
