@@ -250,7 +250,11 @@ func (e *Exporter) read(ctx context.Context) *Scrape {
 		return s
 	}
 	s.Address = client.Address()
-	plan := e.plans[client.Network()]
+	plan, ok := e.plans[client.Network()]
+	if !ok {
+		// An empty list would ask chronyd for every report.
+		plan = e.plan(client.Network())
+	}
 	s.Skipped = plan.skipped
 	snap, err := client.Snapshot(ctx, plan.reports...)
 	s.Snapshot = snap
