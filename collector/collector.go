@@ -99,10 +99,9 @@ type Config struct {
 // Exporter reads chronyd once per scrape and serves the result to every
 // concurrent scrape, the metrics and the status page alike.
 type Exporter struct {
-	cfg     Config
-	logger  log.Logger
-	enabled []*reportCollector
-	dns     *dnsCache
+	*setup
+	logger log.Logger
+	dns    *dnsCache
 
 	// dial connects to chronyd: cfg.Address, or a probe's target.
 	dial func(context.Context) (*chronyproto.Client, error)
@@ -110,8 +109,6 @@ type Exporter struct {
 	mu     sync.Mutex // guards client
 	client *chronyproto.Client
 
-	// plans are what a read asks chronyd for, by transport.
-	plans  map[string]readPlan
 	flight flight
 	spares *spares
 
@@ -133,24 +130,40 @@ type CollectorState struct {
 // connect to chronyd: every scrape does, so an exporter started before
 // chronyd works once chronyd is up.
 func New(cfg Config, logger log.Logger) (*Exporter, error) {
-	cfg, enabled, err := checkConfig(cfg)
+	st, err := checkConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	e := newExporter(cfg, enabled, logger, new(spares))
-	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return chronyproto.Dial(ctx, cfg.Address) }
+	e := newExporter(st, logger, new(spares))
+	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return chronyproto.Dial(ctx, st.cfg.Address) }
 	return e, nil
 }
 
-// checkConfig fills in cfg's defaults and returns the collectors it turns
-// on.
-func checkConfig(cfg Config) (Config, []*reportCollector, error) {
+// setup is what a checked configuration comes to, worked out once at
+// start-up for the exporter and for every probe alike.
+type setup struct {
+	cfg     Config
+	enabled []*reportCollector
+	// What a read asks chronyd for over the Unix socket and over UDP.
+	unix, udp readPlan
+}
+
+// readPlan is what a read of chronyd over one transport asks for, and
+// which collectors it skips there.
+type readPlan struct {
+	reports []chronyproto.Report
+	skipped map[string]string // shared by every Scrape: read only
+}
+
+// checkConfig fills in cfg's defaults and works out the collectors it
+// turns on and what reads ask for.
+func checkConfig(cfg Config) (*setup, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
 	for name := range cfg.Enabled {
 		if collectors[name] == nil {
-			return cfg, nil, fmt.Errorf("unknown collector %q (known: %s)", name, strings.Join(Names(), ", "))
+			return nil, fmt.Errorf("unknown collector %q (known: %s)", name, strings.Join(Names(), ", "))
 		}
 	}
 	var enabled []*reportCollector
@@ -164,36 +177,17 @@ func checkConfig(cfg Config) (Config, []*reportCollector, error) {
 			enabled = append(enabled, c)
 		}
 	}
-	return cfg, enabled, nil
+	st := &setup{cfg: cfg, enabled: enabled}
+	st.unix, st.udp = st.plan(false), st.plan(true)
+	return st, nil
 }
 
-// newExporter returns an exporter of a checked configuration that keeps
-// its buffers between scrapes in sp; the caller sets dial.
-func newExporter(cfg Config, enabled []*reportCollector, logger log.Logger, sp *spares) *Exporter {
-	if logger == nil {
-		logger = log.NewNopLogger()
-	}
-	e := &Exporter{cfg: cfg, logger: logger, enabled: enabled, states: map[string]*CollectorState{}, spares: sp}
-	if cfg.DNSLookups {
-		e.dns = newDNSCache()
-	}
-	e.plans = map[string]readPlan{"unix": e.plan("unix"), "udp": e.plan("udp")}
-	return e
-}
-
-// readPlan is what a read of chronyd over one transport asks for, and
-// which collectors it skips there.
-type readPlan struct {
-	reports []chronyproto.Report
-	skipped map[string]string // shared by every Scrape: read only
-}
-
-// plan works out the read over network: collectors that need the Unix
-// socket are skipped over UDP, unless the user turned them on.
-func (e *Exporter) plan(network string) readPlan {
+// plan works out a read: over UDP, the collectors that need the Unix
+// socket are skipped unless the user turned them on.
+func (st *setup) plan(udp bool) readPlan {
 	p := readPlan{skipped: map[string]string{}}
-	for _, c := range e.enabled {
-		if c.unixOnly && network == "udp" && !e.explicit(c) {
+	for _, c := range st.enabled {
+		if c.unixOnly && udp && !st.cfg.Enabled[c.name] {
 			p.skipped[c.name] = "needs the Unix socket; chronyd is read over UDP"
 			continue
 		}
@@ -201,6 +195,19 @@ func (e *Exporter) plan(network string) readPlan {
 		p.reports = append(p.reports, c.extra...)
 	}
 	return p
+}
+
+// newExporter returns an exporter of a checked configuration that keeps
+// its buffers between scrapes in sp; the caller sets dial.
+func newExporter(st *setup, logger log.Logger, sp *spares) *Exporter {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	e := &Exporter{setup: st, logger: logger, states: map[string]*CollectorState{}, spares: sp}
+	if st.cfg.DNSLookups {
+		e.dns = newDNSCache()
+	}
+	return e
 }
 
 // Close releases the connection to chronyd.
@@ -214,9 +221,6 @@ func (e *Exporter) Close() error {
 	e.client = nil
 	return err
 }
-
-// explicit reports whether the user turned collector c on.
-func (e *Exporter) explicit(c *reportCollector) bool { return e.cfg.Enabled[c.name] }
 
 // Scrape is one read of chronyd, shared by the scrapes that asked for it
 // while it ran.
@@ -250,10 +254,9 @@ func (e *Exporter) read(ctx context.Context) *Scrape {
 		return s
 	}
 	s.Address = client.Address()
-	plan, ok := e.plans[client.Network()]
-	if !ok {
-		// An empty list would ask chronyd for every report.
-		plan = e.plan(client.Network())
+	plan := e.unix
+	if client.Network() == "udp" {
+		plan = e.udp
 	}
 	s.Skipped = plan.skipped
 	snap, err := client.Snapshot(ctx, plan.reports...)

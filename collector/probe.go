@@ -21,9 +21,8 @@ import (
 // The Prober contacts only the addresses it is given and resolves no name:
 // checking them against an allow list is the caller's job (package probe).
 type Prober struct {
-	cfg     Config
-	enabled []*reportCollector
-	logger  log.Logger
+	setup  *setup
+	logger log.Logger
 	// spares are shared by the probes: every probe is a fresh read, but
 	// its buffers need not be fresh too.
 	spares *spares
@@ -43,11 +42,11 @@ func NewProber(cfg Config, logger log.Logger) (*Prober, error) {
 	}
 	cfg.Address = ""
 	cfg.DNSLookups = false
-	cfg, enabled, err := checkConfig(cfg)
+	st, err := checkConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Prober{cfg: cfg, enabled: enabled, logger: logger, spares: new(spares)}, nil
+	return &Prober{setup: st, logger: logger, spares: new(spares)}, nil
 }
 
 // ServeProbe reads the chronyd at targets within the request's context
@@ -62,7 +61,7 @@ func (p *Prober) ServeProbe(w http.ResponseWriter, r *http.Request, targets []ne
 		http.Error(w, "no address to probe", http.StatusInternalServerError)
 		return
 	}
-	e := newExporter(p.cfg, p.enabled, quietLogger(log.With(p.logger, "target", targets[0].String())), p.spares)
+	e := newExporter(p.setup, quietLogger(log.With(p.logger, "target", targets[0].String())), p.spares)
 	defer e.Close()
 	e.dial = func(ctx context.Context) (*chronyproto.Client, error) { return p.Dialer.DialUDPFirst(ctx, targets) }
 	e.Handler(nil).ServeHTTP(w, r)
