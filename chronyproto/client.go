@@ -394,13 +394,6 @@ func (c *Client) send(ctx context.Context, x *exchange, inflight map[uint32]*exc
 	stampRequest(x.packet, x.attempt, seq)
 	inflight[seq] = x
 	c.sent.Add(1)
-	// Stamped once written, as a write to a full Unix socket queue waits:
-	// the round trip, and the wait for a reply, start when the request
-	// leaves. Only this goroutine reads, so no reply can come before.
-	defer func() {
-		x.sentAt = time.Now()
-		x.deadline = x.sentAt.Add(c.retryWait(x.attempt, x.sentAt))
-	}()
 	if _, err := c.conn.Write(x.packet); err != nil {
 		if isTimeout(err) {
 			// Only the context sets a write deadline.
@@ -411,6 +404,11 @@ func (c *Client) send(ctx context.Context, x *exchange, inflight map[uint32]*exc
 		}
 		return c.transportError(err)
 	}
+	// Stamped once written, as a write to a full Unix socket queue waits:
+	// the round trip, and the wait for a reply, start when the request
+	// leaves. Only this goroutine reads, so no reply can come before.
+	x.sentAt = time.Now()
+	x.deadline = x.sentAt.Add(c.retryWait(x.attempt, x.sentAt))
 	return nil
 }
 
