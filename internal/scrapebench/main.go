@@ -67,12 +67,7 @@ type result struct {
 const rawEnv = "SCRAPEBENCH_RAW_SNAPSHOTS"
 
 func main() {
-	if addr := os.Getenv(rawEnv); addr != "" {
-		if err := serveSnapshots(addr, os.Stdin, os.Stdout); err != nil {
-			fatalf("raw snapshots: %v", err)
-		}
-		return
-	}
+	serveIfAsked()
 	exporter := flag.String("exporter", "./chrony_exporter", "the exporter binary (make bench builds it)")
 	sourcesFlag := flag.String("sources", "1,16,64", "comma-separated numbers of reachable sources, one lab each")
 	scrapes := flag.Int("scrapes", 300, "scrapes measured per lab, one after another")
@@ -347,6 +342,19 @@ func (r *rawSnapshots) take() (time.Duration, int, error) {
 func (r *rawSnapshots) close() {
 	r.in.Close()
 	_ = r.cmd.Wait()
+}
+
+// serveIfAsked serves raw snapshots and exits when this process was
+// started as the raw snapshot process (rawEnv set); otherwise it returns.
+func serveIfAsked() {
+	addr := os.Getenv(rawEnv)
+	if addr == "" {
+		return
+	}
+	if err := serveSnapshots(addr, os.Stdin, os.Stdout); err != nil {
+		fatalf("raw snapshots: %v", err)
+	}
+	os.Exit(0)
 }
 
 // serveSnapshots takes a raw pipelined snapshot of the default

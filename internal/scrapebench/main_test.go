@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,13 +12,7 @@ import (
 // TestMain lets the test binary serve raw snapshots, as the command does
 // when measure runs it again.
 func TestMain(m *testing.M) {
-	if addr := os.Getenv(rawEnv); addr != "" {
-		if err := serveSnapshots(addr, os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	serveIfAsked()
 	os.Exit(m.Run())
 }
 
