@@ -570,6 +570,12 @@ func (d *labDaemon) numberedConf() string {
 	return b.String()
 }
 
+// PIDs returns the process IDs of the server chronyd and the client
+// chronyd, e.g. to place them on CPUs of their own in a benchmark.
+func (l *Lab) PIDs() []int {
+	return []int{l.server.cmd.Process.Pid, l.client.cmd.Process.Pid}
+}
+
 // Close stops both chronyd (SIGTERM, then SIGKILL after a few seconds), waits for them and removes Dir. Idempotent. After it returns no process and no file of the lab remains.
 func (l *Lab) Close() error {
 	l.closeOnce.Do(func() {

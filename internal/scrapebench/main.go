@@ -20,6 +20,13 @@
 // Each lab has N reachable sources plus the lab's unreachable and noselect
 // ones, so chronyd reports N+2. A lab of 64 sources takes about 40 s to
 // settle. It needs root, as the lab does.
+//
+// With -rounds R, each lab is measured R times, each round with a new
+// exporter and a new raw-snapshot process, and the summary gives the
+// median p50 ratio with its range. The processes are placed on CPUs
+// (placement) unless -place=false: left to the kernel, the ratio of one
+// round moved between 1.43 and 1.83 from one start of the same binary to
+// the next.
 package main
 
 import (
@@ -60,7 +67,11 @@ type result struct {
 	cpuPerScrape         time.Duration // the exporter's CPU time
 	rssKiB, hwmKiB       int
 	scrapes              int
+	round                int // from 1
 }
+
+// ratio is the scrape p50 over the raw snapshot p50.
+func (r result) ratio() float64 { return float64(r.p50) / float64(r.snapP50) }
 
 // rawEnv, set to chronyd's address, makes this program the process that
 // takes the raw snapshots (serveSnapshots).
@@ -73,7 +84,12 @@ func main() {
 	scrapes := flag.Int("scrapes", 300, "scrapes measured per lab, one after another")
 	warmup := flag.Int("warmup", 20, "scrapes before measuring")
 	procs := flag.Int("gomaxprocs", 1, "GOMAXPROCS of the process taking the raw snapshots: the exporter's default, at which a raw snapshot also runs fastest")
+	rounds := flag.Int("rounds", 1, "rounds per lab, each with a new exporter and raw-snapshot process")
+	place := flag.Bool("place", true, "keep chronyd on the first CPU and the exporter, the raw-snapshot process and the scraper on the others")
 	flag.Parse()
+	if *rounds < 1 {
+		fatalf("-rounds: %d is not a positive number", *rounds)
+	}
 
 	var ns []int
 	for _, f := range strings.Split(*sourcesFlag, ",") {
@@ -91,13 +107,22 @@ func main() {
 		fatalf("no exporter binary: %v (make bench builds it)", err)
 	}
 
+	var pl *placement
+	if *place {
+		if pl, err = newPlacement(); err != nil {
+			fatalf("%v", err)
+		}
+		if err := pl.placeSelf(); err != nil {
+			fatalf("%v", err)
+		}
+	}
 	var results []result
 	for _, n := range ns {
-		r, err := measure(bin, n, *warmup, *scrapes, *procs)
+		rs, err := measure(bin, pl, n, *rounds, *warmup, *scrapes, *procs)
 		if err != nil {
 			fatalf("%d sources: %v", n, err)
 		}
-		results = append(results, r)
+		results = append(results, rs...)
 	}
 
 	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip,\n"+
@@ -106,14 +131,28 @@ func main() {
 		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds);\n"+
 		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporter, *scrapes, *procs)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "reachable\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
+	fmt.Fprintln(w, "reachable\tround\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
 	for _, r := range results {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
-			r.reachable, r.sources, r.series, r.chronySeries, r.gzipBytes,
-			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), float64(r.p50)/float64(r.snapP50), ms(r.readP50), ms(r.cpuPerScrape),
+		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
+			r.reachable, r.round, r.sources, r.series, r.chronySeries, r.gzipBytes,
+			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), r.ratio(), ms(r.readP50), ms(r.cpuPerScrape),
 			float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024)
 	}
 	w.Flush()
+	if *rounds > 1 {
+		fmt.Println()
+		for _, n := range ns {
+			var ratios []float64
+			for _, r := range results {
+				if r.reachable == n {
+					ratios = append(ratios, r.ratio())
+				}
+			}
+			slices.Sort(ratios)
+			fmt.Printf("%d reachable sources: p50 ratio median %.2f over %d rounds (%.2f to %.2f)\n",
+				n, ratios[len(ratios)/2], len(ratios), ratios[0], ratios[len(ratios)-1])
+		}
+	}
 }
 
 func fatalf(format string, args ...any) {
@@ -125,13 +164,14 @@ func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
 }
 
-func measure(bin string, n, warmup, scrapes, procs int) (r result, err error) {
-	r.reachable, r.scrapes = n, scrapes
+// measure starts a lab of n reachable sources and measures it in rounds,
+// with its processes placed by pl unless it is nil.
+func measure(bin string, pl *placement, n, rounds, warmup, scrapes, procs int) (rs []result, err error) {
 	fmt.Fprintf(os.Stderr, ">> %d reachable sources: starting chronyd...\n", n)
 	t0 := time.Now()
 	lab, err := chronytest.Start(context.Background(), chronytest.Config{Reachable: n})
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	defer func() {
 		if cerr := lab.Close(); cerr != nil {
@@ -139,7 +179,26 @@ func measure(bin string, n, warmup, scrapes, procs int) (r result, err error) {
 		}
 	}()
 	fmt.Fprintf(os.Stderr, ">> %d reachable sources: chronyd settled after %.1fs; scraping\n", n, time.Since(t0).Seconds())
+	if pl != nil {
+		if err := pl.placeChronyd(lab.PIDs()); err != nil {
+			return nil, err
+		}
+	}
+	for round := 1; round <= rounds; round++ {
+		r, err := measureRound(bin, pl, lab, n, warmup, scrapes, procs)
+		r.round = round
+		if err != nil {
+			return rs, fmt.Errorf("round %d: %w", round, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
 
+// measureRound starts an exporter and a raw-snapshot process on lab and
+// measures them.
+func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scrapes, procs int) (r result, err error) {
+	r.reachable, r.scrapes = n, scrapes
 	addr, err := freeAddr()
 	if err != nil {
 		return r, err
@@ -148,7 +207,7 @@ func measure(bin string, n, warmup, scrapes, procs int) (r result, err error) {
 	cmd := exec.Command(bin, "--chrony.address=unix://"+lab.SocketPath, "--web.listen-address="+addr, "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := pl.start(cmd); err != nil {
 		return r, err
 	}
 	defer func() {
@@ -221,7 +280,7 @@ func measure(bin string, n, warmup, scrapes, procs int) (r result, err error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	raw, err := startRawSnapshots("unix://"+lab.SocketPath, procs)
+	raw, err := startRawSnapshots(pl, "unix://"+lab.SocketPath, procs)
 	if err != nil {
 		return r, err
 	}
@@ -299,7 +358,7 @@ type rawSnapshots struct {
 	out io.Reader
 }
 
-func startRawSnapshots(addr string, procs int) (*rawSnapshots, error) {
+func startRawSnapshots(pl *placement, addr string, procs int) (*rawSnapshots, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -316,7 +375,7 @@ func startRawSnapshots(addr string, procs int) (*rawSnapshots, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := pl.start(cmd); err != nil {
 		return nil, err
 	}
 	return &rawSnapshots{cmd: cmd, in: in, out: out}, nil

@@ -17,7 +17,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestMeasure runs one small measurement so that make bench does not rot:
-// a lab with one reachable source, a few scrapes.
+// a lab with one reachable source, two rounds of a few scrapes.
 func TestMeasure(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "chrony_exporter")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/chrony_exporter")
@@ -25,10 +25,14 @@ func TestMeasure(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/chrony_exporter: %v\n%s", err, out)
 	}
-	r, err := measure(bin, 1, 2, 5, 1)
+	rs, err := measure(bin, nil, 1, 2, 2, 5, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(rs) != 2 || rs[0].round != 1 || rs[1].round != 2 {
+		t.Fatalf("%d results, want rounds 1 and 2: %+v", len(rs), rs)
+	}
+	r := rs[1]
 	if r.sources != 3 || r.series <= r.chronySeries || r.chronySeries == 0 || r.gzipBytes == 0 {
 		t.Errorf("sources %d (want 3), series %d, chrony_* %d, gzip bytes %d", r.sources, r.series, r.chronySeries, r.gzipBytes)
 	}
