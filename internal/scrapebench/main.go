@@ -179,10 +179,8 @@ func measure(bin string, pl *placement, n, rounds, warmup, scrapes, procs int) (
 		}
 	}()
 	fmt.Fprintf(os.Stderr, ">> %d reachable sources: chronyd settled after %.1fs; scraping\n", n, time.Since(t0).Seconds())
-	if pl != nil {
-		if err := pl.placeChronyd(lab.PIDs()); err != nil {
-			return nil, err
-		}
+	if err := pl.placeChronyd(lab.PIDs()); err != nil {
+		return nil, err
 	}
 	for round := 1; round <= rounds; round++ {
 		r, err := measureRound(bin, pl, lab, n, warmup, scrapes, procs)

@@ -50,8 +50,12 @@ func newPlacement() (*placement, error) {
 	return &p, nil
 }
 
-// placeChronyd moves every thread of the processes pids to chronyd's CPU.
+// placeChronyd moves every thread of the processes pids to chronyd's CPU;
+// a nil placement leaves them where they are.
 func (p *placement) placeChronyd(pids []int) error {
+	if p == nil {
+		return nil
+	}
 	for _, pid := range pids {
 		if err := setTasks(pid, &p.chronyd); err != nil {
 			return err
@@ -64,8 +68,9 @@ func (p *placement) placeChronyd(pids []int) error {
 // threads started later inherit them.
 func (p *placement) placeSelf() error { return setTasks(os.Getpid(), &p.measured) }
 
-// start starts cmd on the measured CPUs: a child inherits the CPUs of the
-// thread that forks it, so every thread it ever has is placed.
+// start starts cmd on the measured CPUs (a nil placement just starts it):
+// a child inherits the CPUs of the thread that forks it, so every thread
+// it ever has is placed.
 func (p *placement) start(cmd *exec.Cmd) error {
 	if p == nil {
 		return cmd.Start()
