@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/internal/processmetrics"
 	"github.com/second-hand/chrony_exporter/probe"
 )
 
@@ -65,7 +66,7 @@ func newRouter(e *collector.Exporter, rt routes) http.Handler {
 	if rt.exporterMetrics {
 		base.MustRegister(
 			collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			processmetrics.NewCollector(),
 		)
 		metrics = promhttp.InstrumentMetricHandler(base, metrics)
 	}
