@@ -24,9 +24,7 @@
 // With -rounds R, each lab is measured R times, each round with a new
 // exporter and a new raw-snapshot process, and the summary gives the
 // median p50 ratio with its range. The processes are placed on CPUs
-// (placement) unless -place=false: left to the kernel, the ratio of one
-// round moved between 1.43 and 1.83 from one start of the same binary to
-// the next.
+// unless -place=false; the placement type says why.
 package main
 
 import (
