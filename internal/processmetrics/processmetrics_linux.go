@@ -38,11 +38,10 @@ type collector struct {
 	self     *proc.Self
 	pid      int
 	pageSize float64
-	// start is process_start_time_seconds, worked out once: it cannot
-	// change, and the boot time it needs is in /proc/stat, the largest
-	// file read.
-	start    float64
-	hasStart bool
+	// start is process_start_time_seconds, made once: it cannot change,
+	// and the boot time it needs is in /proc/stat, the largest file read.
+	// nil when /proc/stat could not say.
+	start prometheus.Metric
 }
 
 // NewCollector returns a collector of the process it runs in. Without
@@ -55,7 +54,7 @@ func NewCollector() prometheus.Collector {
 	c := &collector{self: self, pid: os.Getpid(), pageSize: float64(os.Getpagesize())}
 	if st, err := self.Stat(); err == nil {
 		if t, err := proc.StartTime(st); err == nil {
-			c.start, c.hasStart = float64(t.UnixNano())/1e9, true
+			c.start = prometheus.MustNewConstMetric(startDesc, prometheus.GaugeValue, float64(t.UnixNano())/1e9)
 		}
 	}
 	return c
@@ -77,8 +76,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(virtualDesc, prometheus.GaugeValue, float64(st.VirtualBytes))
 		ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(st.ResidentPages)*c.pageSize)
 	}
-	if c.hasStart {
-		ch <- prometheus.MustNewConstMetric(startDesc, prometheus.GaugeValue, c.start)
+	if c.start != nil {
+		ch <- c.start
 	}
 	if n, err := proc.OpenFiles(c.pid); err == nil {
 		ch <- prometheus.MustNewConstMetric(openFDsDesc, prometheus.GaugeValue, float64(n))
