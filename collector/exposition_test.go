@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
@@ -125,6 +126,52 @@ func TestTextMatchesCollector(t *testing.T) {
 			if a != b {
 				t.Fatalf("first difference at line %d:\ncollector: %s\ntext:      %s", i, a, b)
 			}
+		}
+	}
+}
+
+// TestChronyFloatSamples: a chrony float is written as the shortest
+// decimal that reads back as the same float32, which is chronyd's value
+// exactly; the registry path (chanSink) serves the number that text is;
+// metrics not of chrony floats, and values no float32 holds, keep
+// float64's form.
+func TestChronyFloatSamples(t *testing.T) {
+	marked, plain := trackingLastOffset, trackingStratum
+	if !marked.chronyFloat || plain.chronyFloat {
+		t.Fatal("tracking_last_offset_seconds should be marked as chrony floats, tracking_stratum not")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	shorter := 0
+	for i := range 100000 {
+		// c·2^(e−25) with a 25-bit coefficient and a 7-bit exponent, as
+		// chronyproto decodes chronyd's floats.
+		c, e := int64(rng.IntN(1<<25))-1<<24, rng.IntN(128)-64
+		v := math.Ldexp(float64(c), e-25)
+		text := string(appendSample(nil, marked, v))
+		back, err := strconv.ParseFloat(text, 64)
+		if err != nil || float32(back) != float32(v) {
+			t.Fatalf("chrony float %v (c=%d e=%d) written as %q, which reads back as %v", v, c, e, text, float32(back))
+		}
+		if got := string(appendFloat(nil, marked.value(v))); got != text {
+			t.Fatalf("chrony float %v: registry value %v writes %q, text %q", v, marked.value(v), got, text)
+		}
+		full := string(appendSample(nil, plain, v))
+		if full != strconv.FormatFloat(v, 'g', -1, 64) && !smallWhole(v) {
+			t.Fatalf("plain metric: %v written as %q", v, full)
+		}
+		if len(text) < len(full) {
+			shorter++
+		}
+		if i == 0 && v != float64(float32(v)) {
+			t.Fatalf("%v is not exact in a float32", v)
+		}
+	}
+	if shorter < 50000 {
+		t.Errorf("only %d of 100000 chrony floats were written shorter than float64's form", shorter)
+	}
+	for v, want := range map[float64]string{3.2799999871713226e-07: "3.28e-07", 0.1: "0.1", 12: "12", math.Copysign(0, -1): "0", 1795655939.5: "1.7956559395e+09"} {
+		if got := string(appendSample(nil, marked, v)); got != want {
+			t.Errorf("appendSample(%v) = %q, want %q", v, got, want)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,10 @@ type metric struct {
 	labels    []string
 	collector string // "" for the exporter's own metrics
 	index     int    // in metrics, and in a textSink's families
+	header    []byte // the family's HELP and TYPE lines
+	// chronyFloat: the samples are chronyd's 32-bit floats, written at
+	// their own precision (see appendSample).
+	chronyFloat bool
 }
 
 // metrics lists every metric, for Describe and the documentation.
@@ -50,6 +56,7 @@ func newMetric(collector, name, help string, kind metricKind, labels ...string) 
 		collector: collector,
 		index:     len(metrics),
 	}
+	m.header = []byte("# HELP " + m.name + " " + helpEscaper.Replace(help) + "\n# TYPE " + m.name + " " + kind.String() + "\n")
 	metrics = append(metrics, m)
 	return m
 }
@@ -62,8 +69,34 @@ func counter(collector, name, help string, labels ...string) *metric {
 	return newMetric(collector, name, help, kindCounter, labels...)
 }
 
-// emit sends one sample of m.
-func (m *metric) emit(out sink, v float64, labels ...string) { out.add(m, v, labels) }
+// ofChronyFloats marks m's samples as chronyd's 32-bit floats (§5.1 of
+// the protocol reference), passed on as chronyproto decodes them.
+func (m *metric) ofChronyFloats() *metric {
+	m.chronyFloat = true
+	return m
+}
+
+// value is sample v as the text exposition writes it (appendSample), so
+// that a registry serves the same number as the /metrics handler.
+func (m *metric) value(v float64) float64 {
+	if !m.chronyFloat || !exactFloat32(v) {
+		return v
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
+	return r
+}
+
+// emit sends one sample of m. The text sink, the one every scrape uses, is
+// called as itself: through the interface, the label values of each call
+// (an info metric's list) would have to be put on the heap, 600 of them in
+// a scrape of 64 sources. A chanSink gets a copy.
+func (m *metric) emit(out sink, v float64, labels ...string) {
+	if t, ok := out.(*textSink); ok {
+		t.add(m, v, labels)
+		return
+	}
+	out.add(m, v, slices.Clone(labels))
+}
 
 // sink receives the samples the collectors make: as prometheus.Metrics
 // for a prometheus.Collector (chanSink), or as exposition text written
@@ -81,7 +114,7 @@ func (c chanSink) add(m *metric, v float64, labelValues []string) {
 	if m.kind == kindCounter {
 		t = prometheus.CounterValue
 	}
-	c <- prometheus.MustNewConstMetric(m.desc, t, v, labelValues...)
+	c <- prometheus.MustNewConstMetric(m.desc, t, m.value(v), labelValues...)
 }
 
 func (c chanSink) addHistogram(m *metric, count uint64, sum float64, buckets map[float64]uint64) {

@@ -15,15 +15,15 @@ import (
 // ratio despite its name).
 var (
 	peerOffset = gauge("ntpdata", "sources_peer_offset_seconds",
-		"Local clock offset from the source in the last measurement.", sourceLabelNames...)
+		"Local clock offset from the source in the last measurement.", sourceLabelNames...).ofChronyFloats()
 	peerDelay = gauge("ntpdata", "sources_peer_delay_seconds",
-		"Network delay to the source in the last measurement.", sourceLabelNames...)
+		"Network delay to the source in the last measurement.", sourceLabelNames...).ofChronyFloats()
 	peerDispersion = gauge("ntpdata", "sources_peer_dispersion_seconds",
-		"Dispersion of the last measurement.", sourceLabelNames...)
+		"Dispersion of the last measurement.", sourceLabelNames...).ofChronyFloats()
 	peerResponseTime = gauge("ntpdata", "sources_peer_response_time_seconds",
-		"Time the server took to answer (between its receive and transmit timestamps).", sourceLabelNames...)
+		"Time the server took to answer (between its receive and transmit timestamps).", sourceLabelNames...).ofChronyFloats()
 	peerJitterAsymmetry = gauge("ntpdata", "sources_peer_jitter_asymmetry_seconds",
-		"Estimated asymmetry of the network jitter on the path to the source, a ratio from -0.5 to 0.5.", sourceLabelNames...)
+		"Estimated asymmetry of the network jitter on the path to the source, a ratio from -0.5 to 0.5.", sourceLabelNames...).ofChronyFloats()
 	peerInfo = gauge("ntpdata", "sources_peer_info",
 		"How the source is reached and answers, as labels: local address, remote port, NTP version and mode of the last valid response, the source's own reference ID, where transmit and receive timestamps are taken, whether the response was interleaved and whether authentication is enabled.",
 		"source_address", "source_name", "local_address", "remote_port", "version", "mode", "reference_id",
@@ -37,9 +37,9 @@ var (
 	peerPrecision = gauge("ntpdata", "sources_peer_precision_seconds",
 		"Precision of the source's clock, from the last valid response.", sourceLabelNames...)
 	peerRootDelay = gauge("ntpdata", "sources_peer_root_delay_seconds",
-		"Root delay in the last valid response.", sourceLabelNames...)
+		"Root delay in the last valid response.", sourceLabelNames...).ofChronyFloats()
 	peerRootDispersion = gauge("ntpdata", "sources_peer_root_dispersion_seconds",
-		"Root dispersion in the last valid response.", sourceLabelNames...)
+		"Root dispersion in the last valid response.", sourceLabelNames...).ofChronyFloats()
 	peerRefTime = gauge("ntpdata", "sources_peer_reference_timestamp_seconds",
 		"Reference timestamp in the last valid response.", sourceLabelNames...)
 	peerTests = gauge("ntpdata", "sources_peer_tests_info",

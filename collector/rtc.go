@@ -17,9 +17,9 @@ var (
 	rtcSpan = gauge("rtc", "rtc_span_seconds",
 		"Time from the oldest to the newest of the RTC's samples.")
 	rtcOffset = gauge("rtc", "rtc_offset_seconds",
-		"How far the RTC was ahead of the system clock at the reference time (RTC is fast by).")
+		"How far the RTC was ahead of the system clock at the reference time (RTC is fast by).").ofChronyFloats()
 	rtcDrift = gauge("rtc", "rtc_frequency_drift_ppms",
-		"Rate at which the RTC gains time (positive) or loses it, in ppm.")
+		"Rate at which the RTC gains time (positive) or loses it, in ppm.").ofChronyFloats()
 )
 
 func init() {

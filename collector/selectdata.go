@@ -18,11 +18,11 @@ var (
 	selectLastSample = gauge("selectdata", "selectdata_last_sample_age_seconds",
 		"Time since the last sample of the source; absent while there is none.", sourceLabelNames...)
 	selectScore = gauge("selectdata", "selectdata_score",
-		"Score of the source for reselection; the selected source has 1.", sourceLabelNames...)
+		"Score of the source for reselection; the selected source has 1.", sourceLabelNames...).ofChronyFloats()
 	selectLow = gauge("selectdata", "selectdata_interval_low_seconds",
-		"Low end of the interval the source's offset is believed to lie in.", sourceLabelNames...)
+		"Low end of the interval the source's offset is believed to lie in.", sourceLabelNames...).ofChronyFloats()
 	selectHigh = gauge("selectdata", "selectdata_interval_high_seconds",
-		"High end of the interval the source's offset is believed to lie in.", sourceLabelNames...)
+		"High end of the interval the source's offset is believed to lie in.", sourceLabelNames...).ofChronyFloats()
 )
 
 func init() {

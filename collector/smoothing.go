@@ -13,15 +13,15 @@ var (
 	smoothingLeapOnly = gauge("smoothing", "smoothing_leap_only",
 		"Whether smoothing is limited to leap seconds.")
 	smoothingOffset = gauge("smoothing", "smoothing_offset_seconds",
-		"Current offset applied by smoothing to the time served to NTP clients.")
+		"Current offset applied by smoothing to the time served to NTP clients.").ofChronyFloats()
 	smoothingFrequency = gauge("smoothing", "smoothing_frequency_ppms",
-		"Current frequency offset of the served time, in ppm.")
+		"Current frequency offset of the served time, in ppm.").ofChronyFloats()
 	smoothingWander = gauge("smoothing", "smoothing_wander_ppms_per_second",
-		"Current rate of change of the smoothing frequency, in ppm per second.")
+		"Current rate of change of the smoothing frequency, in ppm per second.").ofChronyFloats()
 	smoothingLastUpdate = gauge("smoothing", "smoothing_last_update_age_seconds",
-		"Time since the last update of the smoothing.")
+		"Time since the last update of the smoothing.").ofChronyFloats()
 	smoothingRemaining = gauge("smoothing", "smoothing_remaining_seconds",
-		"Time until the smoothing is finished.")
+		"Time until the smoothing is finished.").ofChronyFloats()
 )
 
 func init() {

@@ -18,12 +18,12 @@ var (
 		"Whether the last transmission to the source got a valid reply.", sourceLabelNames...)
 	sourcesLastSampleOffset = gauge("sources", "sources_last_sample_offset_seconds",
 		"Offset between the local clock and the source at the last measurement, adjusted for clock slews since; positive means the local clock is ahead.",
-		sourceLabelNames...)
+		sourceLabelNames...).ofChronyFloats()
 	sourcesLastSampleRawOffset = gauge("sources", "sources_last_sample_raw_offset_seconds",
 		"Offset between the local clock and the source as measured at the last measurement, before adjustment.",
-		sourceLabelNames...)
+		sourceLabelNames...).ofChronyFloats()
 	sourcesLastSampleError = gauge("sources", "sources_last_sample_error_margin_seconds",
-		"Margin of error of the last sample's offset.", sourceLabelNames...)
+		"Margin of error of the last sample's offset.", sourceLabelNames...).ofChronyFloats()
 	sourcesPollInterval = gauge("sources", "sources_polling_interval_seconds",
 		"Interval between requests to the source.", sourceLabelNames...)
 	sourcesStateInfo = gauge("sources", "sources_state_info",

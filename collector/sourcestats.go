@@ -14,15 +14,15 @@ var (
 	sourcestatsSpan = gauge("sourcestats", "sourcestats_span_seconds",
 		"Interval between the oldest and newest samples.", sourceLabelNames...)
 	sourcestatsStdDev = gauge("sourcestats", "sourcestats_stddev",
-		"Estimated sample standard deviation, in seconds; this and the estimates below are absent while the source has no samples.", sourceLabelNames...)
+		"Estimated sample standard deviation, in seconds; this and the estimates below are absent while the source has no samples.", sourceLabelNames...).ofChronyFloats()
 	sourcestatsFrequency = gauge("sourcestats", "sourcestats_frequency_ppms",
-		"Estimated residual frequency for the source, in ppm.", sourceLabelNames...)
+		"Estimated residual frequency for the source, in ppm.", sourceLabelNames...).ofChronyFloats()
 	sourcestatsSkew = gauge("sourcestats", "sourcestats_frequency_skew_ppms",
-		"Estimated error bounds on the residual frequency, in ppm.", sourceLabelNames...)
+		"Estimated error bounds on the residual frequency, in ppm.", sourceLabelNames...).ofChronyFloats()
 	sourcestatsOffset = gauge("sourcestats", "sourcestats_offset",
-		"Estimated offset of the source, in seconds.", sourceLabelNames...)
+		"Estimated offset of the source, in seconds.", sourceLabelNames...).ofChronyFloats()
 	sourcestatsOffsetError = gauge("sourcestats", "sourcestats_offset_error_seconds",
-		"Estimated error of the source's offset.", sourceLabelNames...)
+		"Estimated error of the source's offset.", sourceLabelNames...).ofChronyFloats()
 )
 
 func init() {
