@@ -65,7 +65,8 @@ type result struct {
 	cpuPerScrape         time.Duration // the exporter's CPU time
 	rssKiB, hwmKiB       int
 	scrapes              int
-	round                int // from 1
+	round                int    // from 1
+	exporter             string // the binary, as -exporter names it
 }
 
 // ratio is the scrape p50 over the raw snapshot p50.
@@ -77,7 +78,7 @@ const rawEnv = "SCRAPEBENCH_RAW_SNAPSHOTS"
 
 func main() {
 	serveIfAsked()
-	exporter := flag.String("exporter", "./chrony_exporter", "the exporter binary (make bench builds it)")
+	exporters := flag.String("exporter", "./chrony_exporter", "the exporter binary (make bench builds it), or several, comma-separated, measured in turn in every round to compare builds")
 	sourcesFlag := flag.String("sources", "1,16,64", "comma-separated numbers of reachable sources, one lab each")
 	scrapes := flag.Int("scrapes", 300, "scrapes measured per lab, one after another")
 	warmup := flag.Int("warmup", 20, "scrapes before measuring")
@@ -97,13 +98,18 @@ func main() {
 		}
 		ns = append(ns, n)
 	}
-	bin, err := filepath.Abs(*exporter)
-	if err != nil {
-		fatalf("%v", err)
+	var bins []exporterBinary
+	for _, name := range strings.Split(*exporters, ",") {
+		path, err := filepath.Abs(name)
+		if err == nil {
+			_, err = os.Stat(path)
+		}
+		if err != nil {
+			fatalf("no exporter binary: %v (make bench builds it)", err)
+		}
+		bins = append(bins, exporterBinary{name: name, path: path})
 	}
-	if _, err := os.Stat(bin); err != nil {
-		fatalf("no exporter binary: %v (make bench builds it)", err)
-	}
+	var err error
 
 	var pl *placement
 	if *place {
@@ -116,7 +122,7 @@ func main() {
 	}
 	var results []result
 	for _, n := range ns {
-		rs, err := measure(bin, pl, n, *rounds, *warmup, *scrapes, *procs)
+		rs, err := measure(bins, pl, n, *rounds, *warmup, *scrapes, *procs)
 		if err != nil {
 			fatalf("%d sources: %v", n, err)
 		}
@@ -127,12 +133,12 @@ func main() {
 		"each after a raw pipelined snapshot of the default collectors' reports, taken by a process of its own at GOMAXPROCS=%d\n"+
 		"(snapshot columns; ratio = p50 / snapshot p50);\n"+
 		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds);\n"+
-		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporter, *scrapes, *procs)
+		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporters, *scrapes, *procs)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "reachable\tround\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
+	fmt.Fprintln(w, "exporter\treachable\tround\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
 	for _, r := range results {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
-			r.reachable, r.round, r.sources, r.series, r.chronySeries, r.gzipBytes,
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
+			r.exporter, r.reachable, r.round, r.sources, r.series, r.chronySeries, r.gzipBytes,
 			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), r.ratio(), ms(r.readP50), ms(r.cpuPerScrape),
 			float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024)
 	}
@@ -140,15 +146,17 @@ func main() {
 	if *rounds > 1 {
 		fmt.Println()
 		for _, n := range ns {
-			var ratios []float64
-			for _, r := range results {
-				if r.reachable == n {
-					ratios = append(ratios, r.ratio())
+			for _, bin := range bins {
+				var ratios []float64
+				for _, r := range results {
+					if r.reachable == n && r.exporter == bin.name {
+						ratios = append(ratios, r.ratio())
+					}
 				}
+				slices.Sort(ratios)
+				fmt.Printf("%s, %d reachable sources: p50 ratio median %.2f over %d rounds (%.2f to %.2f)\n",
+					bin.name, n, ratios[len(ratios)/2], len(ratios), ratios[0], ratios[len(ratios)-1])
 			}
-			slices.Sort(ratios)
-			fmt.Printf("%d reachable sources: p50 ratio median %.2f over %d rounds (%.2f to %.2f)\n",
-				n, ratios[len(ratios)/2], len(ratios), ratios[0], ratios[len(ratios)-1])
 		}
 	}
 }
@@ -162,9 +170,14 @@ func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
 }
 
+// exporterBinary is an exporter build to measure.
+type exporterBinary struct{ name, path string }
+
 // measure starts a lab of n reachable sources and measures it in rounds,
-// with its processes placed by pl unless it is nil.
-func measure(bin string, pl *placement, n, rounds, warmup, scrapes, procs int) (rs []result, err error) {
+// each binary in turn in every round, so that builds compared see the same
+// chronyd and the same hour of a shared machine; its processes are placed
+// by pl unless it is nil.
+func measure(bins []exporterBinary, pl *placement, n, rounds, warmup, scrapes, procs int) (rs []result, err error) {
 	fmt.Fprintf(os.Stderr, ">> %d reachable sources: starting chronyd...\n", n)
 	t0 := time.Now()
 	lab, err := chronytest.Start(context.Background(), chronytest.Config{Reachable: n})
@@ -181,12 +194,14 @@ func measure(bin string, pl *placement, n, rounds, warmup, scrapes, procs int) (
 		return nil, err
 	}
 	for round := 1; round <= rounds; round++ {
-		r, err := measureRound(bin, pl, lab, n, warmup, scrapes, procs)
-		r.round = round
-		if err != nil {
-			return rs, fmt.Errorf("round %d: %w", round, err)
+		for _, bin := range bins {
+			r, err := measureRound(bin.path, pl, lab, n, warmup, scrapes, procs)
+			r.round, r.exporter = round, bin.name
+			if err != nil {
+				return rs, fmt.Errorf("%s, round %d: %w", bin.name, round, err)
+			}
+			rs = append(rs, r)
 		}
-		rs = append(rs, r)
 	}
 	return rs, nil
 }

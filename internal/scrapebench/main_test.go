@@ -25,11 +25,11 @@ func TestMeasure(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/chrony_exporter: %v\n%s", err, out)
 	}
-	rs, err := measure(bin, nil, 1, 2, 2, 5, 1)
+	rs, err := measure([]exporterBinary{{name: "built", path: bin}}, nil, 1, 2, 2, 5, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 2 || rs[0].round != 1 || rs[1].round != 2 {
+	if len(rs) != 2 || rs[0].round != 1 || rs[1].round != 2 || rs[1].exporter != "built" {
 		t.Fatalf("%d results, want rounds 1 and 2: %+v", len(rs), rs)
 	}
 	r := rs[1]
