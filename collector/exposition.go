@@ -36,6 +36,12 @@ type textSink struct {
 	// sample saves a third of the text's cost.
 	blocks [2]labelBlock
 	recent int // the block used last; a miss replaces the other
+
+	// longer is the block of a label set that extends the last one (an
+	// info metric's: the source's labels, then its own), made from the
+	// cached block without replacing it, so that the source's next sample
+	// finds its block still there.
+	longer []byte
 }
 
 // spare keeps one value between scrapes: a text sink, a gzip writer, a
@@ -124,11 +130,21 @@ func (k *labelBlock) is(names, values []string) bool {
 // labels returns the label block of names and values, as appendLabels
 // writes it.
 func (t *textSink) labels(names, values []string) []byte {
-	if k := &t.blocks[t.recent]; k.is(names, values) {
+	k := &t.blocks[t.recent]
+	if k.is(names, values) {
 		return k.text
 	}
+	if n := len(k.names); n > 0 && len(names) > n && k.is(names[:n], values[:n]) {
+		b := append(t.longer[:0], k.text[:len(k.text)-1]...)
+		for i := n; i < len(names); i++ {
+			b = append(b, ',')
+			b = appendLabel(b, names[i], values[i])
+		}
+		t.longer = append(b, '}')
+		return t.longer
+	}
 	t.recent = 1 - t.recent
-	k := &t.blocks[t.recent]
+	k = &t.blocks[t.recent]
 	if !k.is(names, values) {
 		k.text = appendLabels(k.text[:0], names, values, "", "")
 		k.names = names

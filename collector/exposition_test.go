@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,6 +128,33 @@ func TestTextMatchesCollector(t *testing.T) {
 				t.Fatalf("first difference at line %d:\ncollector: %s\ntext:      %s", i, a, b)
 			}
 		}
+	}
+}
+
+// TestTextSinkLabels: whatever the order of label sets (a source's, an
+// info metric's that extends it, another source's), the sink writes each as
+// appendLabels does, and the block of a set that extends the last one does
+// not push that one out.
+func TestTextSinkLabels(t *testing.T) {
+	src := []string{"source_address", "source_name"}
+	info := []string{"source_address", "source_name", "mode", "note"}
+	other := []string{"collector"}
+	a, b := []string{"127.0.0.1", "a"}, []string{"::1", `b"\`}
+	steps := []struct{ names, values []string }{
+		{src, a}, {info, append(slices.Clone(a), "server", "x\ny")}, {src, a},
+		{info, append(slices.Clone(a), "peer", "")}, {src, b}, {info, append(slices.Clone(b), "server", `q"`)},
+		{info, []string{"127.0.0.1", "b", "server", "z"}}, {src, a}, {other, []string{"ntpdata"}}, {src, b}, {nil, nil},
+	}
+	ts := &textSink{}
+	for i, st := range steps {
+		if got, want := string(ts.labels(st.names, st.values)), string(appendLabels(nil, st.names, st.values, "", "")); got != want {
+			t.Errorf("step %d: %s, want %s", i, got, want)
+		}
+	}
+	ts.labels(src, a)
+	ts.labels(info, append(slices.Clone(a), "server", "x"))
+	if k := ts.blocks[ts.recent]; !k.is(src, a) {
+		t.Errorf("after an info metric's labels, the cached block is %s, want the source's", k.text)
 	}
 }
 
