@@ -251,15 +251,16 @@ func needsEscape(v string) bool {
 // chronyd never sent. Nothing is lost (the decimal identifies chronyd's
 // value), the exposition is shorter and gzips in a fifth less time.
 func appendSample(b []byte, m *metric, v float64) []byte {
-	if m.chronyFloat && exactFloat32(v) {
+	if m.chronyFloat && writtenAsFloat32(v) {
 		return strconv.AppendFloat(b, v, 'g', -1, 32)
 	}
 	return appendFloat(b, v)
 }
 
-// exactFloat32 reports whether a float32 holds v exactly and v is not a
-// whole number that appendFloat writes as an integer.
-func exactFloat32(v float64) bool {
+// writtenAsFloat32 reports whether a chrony float v is written in
+// float32's shortest form: a float32 holds it exactly, and it is not a
+// whole number, which appendFloat writes as an integer.
+func writtenAsFloat32(v float64) bool {
 	return float64(float32(v)) == v && !smallWhole(v)
 }
 

@@ -79,7 +79,7 @@ func (m *metric) ofChronyFloats() *metric {
 // value is sample v as the text exposition writes it (appendSample), so
 // that a registry serves the same number as the /metrics handler.
 func (m *metric) value(v float64) float64 {
-	if !m.chronyFloat || !exactFloat32(v) {
+	if !m.chronyFloat || !writtenAsFloat32(v) {
 		return v
 	}
 	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
