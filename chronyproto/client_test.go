@@ -404,3 +404,33 @@ func TestDialUDPFirst(t *testing.T) {
 		}
 	})
 }
+
+// slowWriter is a connection whose writes take a while, as a write to a
+// full Unix socket queue does.
+type slowWriter struct {
+	net.Conn
+	wait time.Duration
+}
+
+func (w slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.wait)
+	return w.Conn.Write(p)
+}
+
+// TestRoundTripStartsWhenWritten: the round trip a reply measures (and the
+// wait before a request is sent again) starts once the request is written,
+// not when the write began, so a slow write does not count as a slow
+// chronyd. Stamped before the write, the sample is at least the write's
+// 300 ms; stamped after it, it is the fake's answer on loopback.
+func TestRoundTripStartsWhenWritten(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	f := chronytest.NewFake(t, "unixgram", loadCaptures(t, "chrony-4.8"))
+	c := dialFake(t, f, Dialer{})
+	c.conn = slowWriter{Conn: c.conn, wait: wait}
+	if _, err := c.Tracking(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if c.srtt <= 0 || c.srtt >= wait {
+		t.Errorf("round trip %v after a write of %v: it counts the write", c.srtt, wait)
+	}
+}
