@@ -109,10 +109,10 @@ func main() {
 		}
 		bins = append(bins, exporterBinary{name: name, path: path})
 	}
-	var err error
 
 	var pl *placement
 	if *place {
+		var err error
 		if pl, err = newPlacement(); err != nil {
 			fatalf("%v", err)
 		}
