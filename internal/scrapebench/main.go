@@ -62,6 +62,7 @@ type result struct {
 	p50, p99             time.Duration
 	snapP50, snapP99     time.Duration // the raw snapshots
 	readP50              time.Duration // the exporter's own read of chronyd
+	afterP50             time.Duration // each scrape less its read: what the exporter adds
 	cpuPerScrape         time.Duration // the exporter's CPU time
 	rssKiB, hwmKiB       int
 	scrapes              int
@@ -132,14 +133,15 @@ func main() {
 	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip,\n"+
 		"each after a raw pipelined snapshot of the default collectors' reports, taken by a process of its own at GOMAXPROCS=%d\n"+
 		"(snapshot columns; ratio = p50 / snapshot p50);\n"+
-		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds);\n"+
+		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds),\n"+
+		"after the read is each scrape less its read: the text, gzip, the exporter's own metrics and HTTP;\n"+
 		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks\n\n", *exporters, *scrapes, *procs)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "exporter\treachable\tround\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
+	fmt.Fprintln(w, "exporter\treachable\tround\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\texporter's read p50\tafter the read p50\texporter CPU/scrape\tVmRSS\tVmHWM\t")
 	for _, r := range results {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
 			r.exporter, r.reachable, r.round, r.sources, r.series, r.chronySeries, r.gzipBytes,
-			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), r.ratio(), ms(r.readP50), ms(r.cpuPerScrape),
+			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), r.ratio(), ms(r.readP50), ms(r.afterP50), ms(r.cpuPerScrape),
 			float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024)
 	}
 	w.Flush()
@@ -319,6 +321,7 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 	times := make([]time.Duration, 0, scrapes)
 	snapTimes := make([]time.Duration, 0, scrapes)
 	readTimes := make([]time.Duration, 0, scrapes)
+	afterTimes := make([]time.Duration, 0, scrapes)
 	var last []byte
 	for range scrapes {
 		sd, err := snapshot()
@@ -337,6 +340,7 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 			return r, err
 		}
 		readTimes = append(readTimes, read)
+		afterTimes = append(afterTimes, d-read)
 	}
 	cpu1, err := proc.ReadStat(cmd.Process.Pid)
 	if err != nil {
@@ -346,6 +350,7 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 	r.p50, r.p99 = percentiles(times)
 	r.snapP50, r.snapP99 = percentiles(snapTimes)
 	r.readP50, _ = percentiles(readTimes)
+	r.afterP50, _ = percentiles(afterTimes)
 	r.gzipBytes = len(last)
 	text, err := gunzip(last)
 	if err != nil {
