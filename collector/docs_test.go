@@ -108,7 +108,18 @@ func renderMetricsDoc() ([]byte, error) {
 	p("  address, and `source_name`, the name it has in chronyd's configuration (or its\n")
 	p("  reverse DNS name with `--collector.dns-lookups` when the configuration names\n")
 	p("  only the address). A reference clock has its reference ID, e.g. `PPS0`, in\n")
-	p("  both. A source whose name chronyd has not resolved yet has no series.\n\n")
+	p("  both. A source whose name chronyd has not resolved yet has no series.\n")
+	p("* **Precision.** chronyd sends its measurements as a 32-bit float of its own\n")
+	p("  (a 25-bit coefficient), which the exporter writes as the shortest decimal\n")
+	p("  that reads back as the same value, e.g. `3.28e-07`: at most nine significant\n")
+	p("  digits, all that chronyd sent. These metrics hold such values: ")
+	var floats []string
+	for _, m := range sortedMetrics() {
+		if m.chronyFloat {
+			floats = append(floats, "`"+m.name+"`")
+		}
+	}
+	p("%s.\n\n", strings.Join(floats, ", "))
 
 	p("## Collectors\n\n")
 	p("| collector | default | needs the Unix socket | reports |\n")
