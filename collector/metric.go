@@ -79,17 +79,18 @@ func (m *metric) ofChronyFloats() *metric {
 // value is sample v as the text exposition writes it (appendSample), so
 // that a registry serves the same number as the /metrics handler.
 func (m *metric) value(v float64) float64 {
-	if !m.chronyFloat || !writtenAsFloat32(v) {
+	if !m.chronyFloat {
 		return v
 	}
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
+	r, _ := strconv.ParseFloat(string(appendSample(nil, m, v)), 64)
 	return r
 }
 
 // emit sends one sample of m. The text sink, the one every scrape uses, is
 // called as itself: through the interface, the label values of each call
 // (an info metric's list) would have to be put on the heap, 600 of them in
-// a scrape of 64 sources. A chanSink gets a copy.
+// a scrape of 64 sources. A chanSink gets a copy, so that no path lets the
+// list itself escape.
 func (m *metric) emit(out sink, v float64, labels ...string) {
 	if t, ok := out.(*textSink); ok {
 		t.add(m, v, labels)
