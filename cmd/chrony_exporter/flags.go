@@ -84,7 +84,8 @@ func newApp() (*kingpin.Application, *options) {
 	o.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	o.telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	// node_exporter's flag. The Go and process collectors cost a 66-source
-	// scrape about 0.15 ms, a thirtieth of it.
+	// scrape about 0.34 ms of its 7.7 ms (measured inside the exporter during
+	// the scrape benchmark).
 	o.noExporterMetrics = app.Flag("web.disable-exporter-metrics",
 		"Leave out the exporter's own metrics (go_*, process_*, promhttp_*); chrony_exporter_build_info stays.",
 	).Default("false").Bool()
