@@ -42,6 +42,9 @@ func TestMeasure(t *testing.T) {
 	if r.scraperCPU <= 0 || r.scraperCPU > r.p50+r.snapP50 {
 		t.Errorf("scraper CPU per scrape %v, want more than 0 and less than a scrape and a snapshot (%v)", r.scraperCPU, r.p50+r.snapP50)
 	}
+	if r.seqP50 <= 0 {
+		t.Errorf("sequential read p50 %v", r.seqP50)
+	}
 	if r.snapP50 <= 0 || r.snapP99 < r.snapP50 || r.readP50 <= 0 || r.readP50 > r.p50 || r.afterP50 <= 0 || r.afterP50 > r.p50 {
 		t.Errorf("raw snapshot p50 %v, p99 %v; the exporter's read p50 %v, after it %v (scrape p50 %v)", r.snapP50, r.snapP99, r.readP50, r.afterP50, r.p50)
 	}
