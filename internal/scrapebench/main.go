@@ -112,6 +112,7 @@ func main() {
 		}
 		bins = append(bins, exporterBinary{name: name, path: path})
 	}
+
 	var pl *placement
 	if *place {
 		var err error
@@ -133,12 +134,12 @@ func main() {
 
 	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip,\n"+
 		"each after a raw pipelined snapshot of the default collectors' reports, taken by a process of its own at GOMAXPROCS=%d\n"+
-		"(snapshot columns; ratio = p50 / snapshot p50), and after a sequential read of the reports SuperQ/chrony_exporter reads,\n"+
+		"(snapshot columns; ratio = p50 / snapshot p50); then, in the same round, %d reads of the reports SuperQ/chrony_exporter reads,\n"+
 		"one request at a time as it does (sequential p50; sequential/p50 = how many times as fast the scrape is);\n"+
 		"the exporter's read is its own read of chronyd within the scrape (its shortest chrony_scrape_collector_duration_seconds),\n"+
 		"after the read is each scrape less its read: the text, gzip, the exporter's own metrics and HTTP;\n"+
 		"its CPU is user + system time over the measured scrapes, in 10 ms clock ticks;\n"+
-		"the scraper's CPU is this process's over the same scrapes, to the microsecond: its HTTP client and the raw snapshots' pipe, placed on the exporter's CPU\n\n", *exporters, *scrapes, *procs)
+		"the scraper's CPU is this process's over the same scrapes, to the microsecond: its HTTP client and the raw snapshots' pipe, placed on the exporter's CPU\n\n", *exporters, *scrapes, *procs, sequentialReads)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "exporter\treachable\tround\tsources\tseries\tchrony_*\tgzip bytes\tp50\tp99\tsnapshot p50\tsnapshot p99\tp50 ratio\tsequential p50\tsequential/p50\texporter's read p50\tafter the read p50\texporter CPU/scrape\tscraper CPU/scrape\tVmRSS\tVmHWM\t")
 	for _, r := range results {
@@ -316,9 +317,6 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 		if _, err := take(pipelined); err != nil {
 			return r, err
 		}
-		if _, err := take(sequential); err != nil {
-			return r, err
-		}
 		if _, _, err := scrape(); err != nil {
 			return r, err
 		}
@@ -333,7 +331,6 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 	}
 	times := make([]time.Duration, 0, scrapes)
 	snapTimes := make([]time.Duration, 0, scrapes)
-	seqTimes := make([]time.Duration, 0, scrapes)
 	readTimes := make([]time.Duration, 0, scrapes)
 	afterTimes := make([]time.Duration, 0, scrapes)
 	// The bodies are read after the loop, so that the scraper's CPU
@@ -345,11 +342,6 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 			return r, err
 		}
 		snapTimes = append(snapTimes, sd)
-		seq, err := take(sequential)
-		if err != nil {
-			return r, err
-		}
-		seqTimes = append(seqTimes, seq)
 		body, d, err := scrape()
 		if err != nil {
 			return r, err
@@ -366,6 +358,17 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 		return r, err
 	}
 	r.scraperCPU = (self1 - self0) / time.Duration(scrapes)
+	// The sequential reads come after the scrapes, not between them, so
+	// that each scrape still follows a raw snapshot as closely as before,
+	// and the exporter and the raw process are idle alike in between.
+	seqTimes := make([]time.Duration, 0, sequentialReads)
+	for range sequentialReads {
+		d, err := take(sequential)
+		if err != nil {
+			return r, err
+		}
+		seqTimes = append(seqTimes, d)
+	}
 	for i, body := range bodies {
 		read, err := exporterRead(body)
 		if err != nil {
@@ -426,6 +429,10 @@ func startRawSnapshots(pl *placement, addr string, procs int) (*rawSnapshots, er
 	}
 	return &rawSnapshots{cmd: cmd, in: in, out: out}, nil
 }
+
+// sequentialReads is how many sequential reads a round measures: each
+// takes a few times as long as a scrape.
+const sequentialReads = 100
 
 // The kinds of raw snapshot the raw-snapshot process takes.
 const (
