@@ -75,6 +75,10 @@ type result struct {
 // ratio is the scrape p50 over the raw snapshot p50.
 func (r result) ratio() float64 { return float64(r.p50) / float64(r.snapP50) }
 
+// speedup is how many times as fast the scrape is as the peer's way of
+// reading: the sequential p50 over the scrape p50.
+func (r result) speedup() float64 { return float64(r.seqP50) / float64(r.p50) }
+
 // rawEnv, set to chronyd's address, makes this program the process that
 // takes the raw snapshots (serveSnapshots).
 const rawEnv = "SCRAPEBENCH_RAW_SNAPSHOTS"
@@ -145,7 +149,7 @@ func main() {
 	for _, r := range results {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s\t%s\t%s\t%s\t%.1f MiB\t%.1f MiB\t\n",
 			r.exporter, r.reachable, r.round, r.sources, r.series, r.chronySeries, r.gzipBytes,
-			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), r.ratio(), ms(r.seqP50), float64(r.seqP50)/float64(r.p50), ms(r.readP50), ms(r.afterP50), ms(r.cpuPerScrape), ms(r.scraperCPU),
+			ms(r.p50), ms(r.p99), ms(r.snapP50), ms(r.snapP99), r.ratio(), ms(r.seqP50), r.speedup(), ms(r.readP50), ms(r.afterP50), ms(r.cpuPerScrape), ms(r.scraperCPU),
 			float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024)
 	}
 	w.Flush()
@@ -157,7 +161,7 @@ func main() {
 				for _, r := range results {
 					if r.reachable == n && r.exporter == bin.name {
 						ratios = append(ratios, r.ratio())
-						speedups = append(speedups, float64(r.seqP50)/float64(r.p50))
+						speedups = append(speedups, r.speedup())
 					}
 				}
 				slices.Sort(ratios)
@@ -321,11 +325,17 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 			return r, err
 		}
 	}
-	cpu0, err := proc.ReadStat(cmd.Process.Pid)
-	if err != nil {
-		return r, err
+	// The exporter's CPU time, from its stat in clock ticks, and this
+	// process's, to the microsecond.
+	cpu := func() (exporter, scraper time.Duration, err error) {
+		st, err := proc.ReadStat(cmd.Process.Pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		scraper, err = selfCPU()
+		return st.CPU, scraper, err
 	}
-	self0, err := selfCPU()
+	exporter0, scraper0, err := cpu()
 	if err != nil {
 		return r, err
 	}
@@ -349,15 +359,12 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 		times = append(times, d)
 		bodies = append(bodies, body)
 	}
-	cpu1, err := proc.ReadStat(cmd.Process.Pid)
+	exporter1, scraper1, err := cpu()
 	if err != nil {
 		return r, err
 	}
-	self1, err := selfCPU()
-	if err != nil {
-		return r, err
-	}
-	r.scraperCPU = (self1 - self0) / time.Duration(scrapes)
+	r.cpuPerScrape = (exporter1 - exporter0) / time.Duration(scrapes)
+	r.scraperCPU = (scraper1 - scraper0) / time.Duration(scrapes)
 	// The sequential reads come after the scrapes, not between them, so
 	// that each scrape still follows a raw snapshot as closely as before,
 	// and the exporter and the raw process are idle alike in between.
@@ -378,7 +385,6 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 		afterTimes = append(afterTimes, times[i]-read)
 	}
 	last := bodies[len(bodies)-1]
-	r.cpuPerScrape = (cpu1.CPU - cpu0.CPU) / time.Duration(scrapes)
 	r.p50, r.p99 = percentiles(times)
 	r.snapP50, r.snapP99 = percentiles(snapTimes)
 	r.seqP50, _ = percentiles(seqTimes)
