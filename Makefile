@@ -44,7 +44,7 @@ test-deps:
 	@scripts/need.sh docker-compose docker-compose
 
 test: test-deps
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags integration ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \

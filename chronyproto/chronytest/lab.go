@@ -55,7 +55,9 @@ type Config struct {
 // Lab is a running chronyd pair.
 type Lab struct {
 	Dir         string         // the lab's private directory
-	SocketPath  string         // the client chronyd's Unix command socket
+	SocketPath  string         // the client chronyd's Unix command socket, made by chronyd as a stock chronyd makes it
+	User        string         // the user chronyd runs as (_chrony, or chrony)
+	UID, GID    int            // that user's ids
 	UDPAddr     netip.AddrPort // the client chronyd's UDP command address (127.0.0.1:port)
 	Reachable   []netip.Addr   // 127.0.1.1 ...
 	Unreachable netip.Addr     // 127.0.2.1
@@ -153,6 +155,9 @@ func Start(ctx context.Context, cfg Config) (*Lab, error) {
 	}
 	l := &Lab{
 		Dir:         dir,
+		User:        chronyUser,
+		UID:         uid,
+		GID:         gid,
 		SocketPath:  filepath.Join(dir, "run", "chronyd.sock"),
 		Unreachable: netip.AddrFrom4([4]byte{127, 0, 2, 1}),
 		NoSelect:    netip.AddrFrom4([4]byte{127, 0, 2, 2}),
@@ -191,11 +196,13 @@ func Start(ctx context.Context, cfg Config) (*Lab, error) {
 	// [::1]:cmdport, which the free-port probe did not check. -x leaves the
 	// system clock alone. -d keeps chronyd in the foreground so its PID is
 	// ours and its log goes to our buffers.
-	args := func(conf string) []string {
-		return []string{"-4", "-d", "-x", "-u", chronyUser, "-f", conf}
+	// The shell sets the umask chronyd makes its files under (labUmask).
+	command := func(conf string) *exec.Cmd {
+		return exec.Command("/bin/sh", "-c", "umask "+labUmask+" && exec \"$0\" \"$@\"",
+			chronyd, "-4", "-d", "-x", "-u", chronyUser, "-f", conf)
 	}
-	l.server = &labDaemon{name: "server chronyd", conf: serverText, cmd: exec.Command(chronyd, args(serverConf)...)}
-	l.client = &labDaemon{name: "client chronyd", conf: clientText, cmd: exec.Command(chronyd, args(clientConf)...)}
+	l.server = &labDaemon{name: "server chronyd", conf: serverText, cmd: command(serverConf)}
+	l.client = &labDaemon{name: "client chronyd", conf: clientText, cmd: command(clientConf)}
 	for _, d := range []*labDaemon{l.server, l.client} {
 		if err := d.start(); err != nil {
 			return fail(err)
@@ -249,9 +256,14 @@ func labLookupChronyUser() (name string, uid, gid int, err error) {
 }
 
 // labMakeDir creates the lab directory outside t.TempDir (whose 0700 parents
-// _chrony cannot traverse) and a run/ subdirectory that passes chronyd's
-// socket-directory check: owned by the chronyd user and group, nothing for
-// others. Anything else makes chronyd silently disable the Unix socket.
+// _chrony cannot traverse). It leaves run/, the socket directory, to chronyd,
+// which makes it and its socket as a stock chronyd does under umask 022:
+// directory 0750 and socket 0755, both owned by the chronyd user, so that
+// only root and that user can use the socket. Tests see the modes operators
+// have.
+//
+// The server chronyd, which has no socket, keeps its pid file in server/,
+// owned by the chronyd user so that it can remove the file at exit.
 func labMakeDir(uid, gid int) (string, error) {
 	dir, err := os.MkdirTemp("", "chronytest-lab-")
 	if err != nil {
@@ -276,19 +288,20 @@ func labMakeDir(uid, gid int) (string, error) {
 			break
 		}
 	}
-	run := filepath.Join(dir, "run")
-	if err := os.Mkdir(run, 0o770); err != nil {
+	server := filepath.Join(dir, "server")
+	if err := os.Mkdir(server, 0o755); err != nil {
 		return cleanup(err)
 	}
-	if err := os.Chown(run, uid, gid); err != nil {
-		return cleanup(err)
-	}
-	// Mkdir's mode went through the umask.
-	if err := os.Chmod(run, 0o770); err != nil {
+	if err := os.Chown(server, uid, gid); err != nil {
 		return cleanup(err)
 	}
 	return dir, nil
 }
+
+// labUmask is the umask chronyd starts with: systemd's default and a login
+// shell's, under which chronyd makes its socket directory 0750 and its
+// socket 0755.
+const labUmask = "022"
 
 // labPortsMu and labPortsTaken stop two labs in one test binary from getting
 // the same port: a port probed and closed by one lab can be handed straight
@@ -348,9 +361,10 @@ func labServerConf(dir string, port uint16) string {
 	fmt.Fprintf(&b, "cmdport 0\n")
 	fmt.Fprintf(&b, "bindcmdaddress /\n")
 	// The built-in /run/chrony/chronyd.pid would clash with a system chronyd
-	// and other labs. In run/ because chronyd removes it at exit as _chrony
-	// and cannot in a root-owned directory ("Could not remove ...").
-	fmt.Fprintf(&b, "pidfile %s\n", filepath.Join(dir, "run", "server.pid"))
+	// and other labs. In a directory of the chronyd user because chronyd
+	// removes it at exit as that user and cannot in a root-owned directory
+	// ("Could not remove ...").
+	fmt.Fprintf(&b, "pidfile %s\n", filepath.Join(dir, "server", "server.pid"))
 	return b.String()
 }
 
@@ -378,6 +392,8 @@ func labClientConf(l *Lab, silentPort uint16) string {
 	fmt.Fprintf(&b, "port 0\n")
 	fmt.Fprintf(&b, "bindcmdaddress %s\n", l.UDPAddr.Addr())
 	fmt.Fprintf(&b, "cmdport %d\n", l.UDPAddr.Port())
+	// chronyd makes the socket's directory, run/, itself; the pid file goes
+	// there too, so that chronyd can remove it at exit.
 	fmt.Fprintf(&b, "bindcmdaddress %s\n", l.SocketPath)
 	fmt.Fprintf(&b, "pidfile %s\n", filepath.Join(l.Dir, "run", "client.pid"))
 	return b.String()
