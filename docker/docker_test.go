@@ -38,7 +38,9 @@ type composeConfig struct {
 			Args       map[string]string
 		}
 		Command     any
+		User        string
 		GroupAdd    []string `yaml:"group_add"`
+		DependsOn   any      `yaml:"depends_on"`
 		Volumes     []any
 		Environment map[string]string
 	}
@@ -82,6 +84,13 @@ func (c composeConfig) mountFor(t *testing.T, service, target string) (mount, bo
 // loadCompose runs `docker-compose -f file config` and parses its output.
 func loadCompose(t *testing.T, file string) composeConfig {
 	t.Helper()
+	return loadComposeEnv(t, file)
+}
+
+// loadComposeEnv is loadCompose with variables (NAME=value) set in
+// docker-compose's environment.
+func loadComposeEnv(t *testing.T, file string, env ...string) composeConfig {
+	t.Helper()
 	dc, err := exec.LookPath("docker-compose")
 	if err != nil {
 		t.Fatal(composeHint)
@@ -93,8 +102,9 @@ func loadCompose(t *testing.T, file string) composeConfig {
 	cmd := exec.Command(dc, "-f", abs, "config")
 	// Only the defaults in the files, not whatever the environment sets.
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "COMPOSE_") || strings.HasPrefix(kv, "CHRONY_GID=") || strings.HasPrefix(kv, "DOCKER_")
+		return strings.HasPrefix(kv, "COMPOSE_") || strings.HasPrefix(kv, "CHRONY_") || strings.HasPrefix(kv, "DOCKER_")
 	})
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -210,7 +220,7 @@ func TestComposeFiles(t *testing.T) {
 }
 
 // TestComposeStack checks that the services of docker-compose.yml find each
-// other: the exporter shares chronyd's socket directory and group, Prometheus
+// other: the exporter shares chronyd's socket directory and user, Prometheus
 // scrapes the exporter and loads the rules, and Grafana gets the dashboard
 // and the data source where its provisioning files say.
 func TestComposeStack(t *testing.T) {
@@ -221,26 +231,8 @@ func TestComposeStack(t *testing.T) {
 		}
 	}
 
-	// chronyd and the exporter share /run/chrony, and the exporter is in
-	// chronyd's group.
-	chronyRun, ok1 := c.mountFor(t, "chronyd", "/run/chrony")
-	expRun, ok2 := c.mountFor(t, "chrony_exporter", "/run/chrony")
-	if !ok1 || !ok2 || chronyRun.source != expRun.source || chronyRun.bind {
-		t.Errorf("chronyd and the exporter must share a volume at /run/chrony: %+v, %+v", chronyRun, expRun)
-	}
-	gid := c.Services["chronyd"].Build.Args["CHRONY_GID"]
-	if gid == "" || !slices.Contains(c.Services["chrony_exporter"].GroupAdd, gid) ||
-		c.Services["chrony_exporter"].Build.Args["CHRONY_GID"] != gid {
-		t.Errorf("the exporter must be in chronyd's group %q: group_add %v, build args %v",
-			gid, c.Services["chrony_exporter"].GroupAdd, c.Services["chrony_exporter"].Build.Args)
-	}
-	conf := readFile(t, "chrony.conf")
-	if !regexp.MustCompile(`(?m)^bindcmdaddress /run/chrony/chronyd\.sock$`).MatchString(conf) {
-		t.Errorf("chrony.conf does not put the command socket at /run/chrony/chronyd.sock")
-	}
-	if !strings.Contains(fmt.Sprint(c.Services["chrony_exporter"].Command), "unix:///run/chrony/chronyd.sock") {
-		t.Errorf("the exporter is not pointed at /run/chrony/chronyd.sock: %v", c.Services["chrony_exporter"].Command)
-	}
+	// chronyd and the exporter share the socket directory as chronyd's
+	// user (TestComposeChronydUser, TestChronydSocketDir).
 	if df := readFile(t, "Dockerfile"); !regexp.MustCompile(`chronyd -d -x `).MatchString(df) {
 		t.Errorf("the chronyd image must run chronyd -x (no clock privileges)")
 	}
@@ -398,4 +390,278 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// instruction is one Dockerfile instruction, continuation lines joined.
+type instruction struct {
+	stage string // the stage's name; "" before the first FROM
+	cmd   string // upper case: FROM, ARG, RUN, …
+	args  string
+}
+
+// dockerfileInstructions reads a Dockerfile into its instructions, without
+// comments.
+func dockerfileInstructions(t *testing.T, path string) []instruction {
+	t.Helper()
+	var (
+		out   []instruction
+		stage string
+		cur   strings.Builder
+	)
+	from := regexp.MustCompile(`(?i)^\S+\s+AS\s+(\S+)$`)
+	flush := func() {
+		line := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if line == "" {
+			return
+		}
+		cmd, args, _ := strings.Cut(line, " ")
+		cmd = strings.ToUpper(cmd)
+		args = strings.TrimSpace(args)
+		if cmd == "FROM" {
+			stage = ""
+			if m := from.FindStringSubmatch(args); m != nil {
+				stage = m[1]
+			}
+		}
+		out = append(out, instruction{stage: stage, cmd: cmd, args: args})
+	}
+	for _, line := range strings.Split(readFile(t, path), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if body, ok := strings.CutSuffix(trimmed, `\`); ok {
+			cur.WriteString(body + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		flush()
+	}
+	flush()
+	return out
+}
+
+// stageArgs returns the names of the ARGs a stage declares and, for stage
+// "", their defaults.
+func stageArgs(ins []instruction, stage string) map[string]string {
+	args := map[string]string{}
+	for _, in := range ins {
+		if in.stage != stage || in.cmd != "ARG" {
+			continue
+		}
+		name, def, _ := strings.Cut(in.args, "=")
+		args[name] = def
+	}
+	return args
+}
+
+// lastStage returns the name of a Dockerfile's last stage: what it builds
+// without a target.
+func lastStage(ins []instruction) string {
+	stage := ""
+	for _, in := range ins {
+		if in.cmd == "FROM" {
+			stage = in.stage
+		}
+	}
+	return stage
+}
+
+// expandArgs replaces $NAME and ${NAME} by their values.
+func expandArgs(s string, args map[string]string) string {
+	return os.Expand(s, func(name string) string { return args[name] })
+}
+
+// TestComposeChronydUser checks that chronyd and the exporter run as one
+// uid and gid, the same in the Dockerfile's defaults, the chronyd stage's
+// _chrony, the exporter image's USER and docker-compose.yml, and that the
+// environment changes all of them at once. chronyd keeps its socket
+// directory (0750) and socket (0755) to its own user: a shared group is not
+// enough.
+func TestComposeChronydUser(t *testing.T) {
+	ins := dockerfileInstructions(t, "Dockerfile")
+	global := stageArgs(ins, "")
+	uid, gid := global["CHRONY_UID"], global["CHRONY_GID"]
+	if !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(uid) || !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(gid) {
+		t.Fatalf("the Dockerfile's global ARG CHRONY_UID=%q and CHRONY_GID=%q must default to non-root numeric ids", uid, gid)
+	}
+
+	// Each stage that uses the ids declares the ARGs (without that, a
+	// global ARG is empty inside a stage).
+	exporter := lastStage(ins)
+	for _, stage := range []string{"chronyd", exporter} {
+		a := stageArgs(ins, stage)
+		for _, name := range []string{"CHRONY_UID", "CHRONY_GID"} {
+			if v, ok := a[name]; !ok || v != "" {
+				t.Errorf("stage %s must take ARG %s from the global default (has %q, declared %v)", stage, name, v, ok)
+			}
+		}
+	}
+
+	// The chronyd stage gives _chrony the ids, and runs chronyd as _chrony.
+	usermod := regexp.MustCompile(`\busermod\s+-u\s+"?\$\{?CHRONY_UID\}?"?\s+-g\s+"?\$\{?CHRONY_GID\}?"?\s+_chrony\b`)
+	groupmod := regexp.MustCompile(`\bgroupmod\s+-g\s+"?\$\{?CHRONY_GID\}?"?\s+_chrony\b`)
+	var sawUsermod, sawGroupmod, sawDropToChrony bool
+	for _, in := range ins {
+		if in.stage != "chronyd" {
+			continue
+		}
+		switch in.cmd {
+		case "RUN":
+			sawUsermod = sawUsermod || usermod.MatchString(in.args)
+			sawGroupmod = sawGroupmod || groupmod.MatchString(in.args)
+		case "ENTRYPOINT", "CMD":
+			sawDropToChrony = sawDropToChrony || strings.Contains(in.args, "chronyd -d -x -u _chrony ")
+		}
+	}
+	if !sawUsermod || !sawGroupmod {
+		t.Errorf("the chronyd stage must give _chrony CHRONY_UID and CHRONY_GID (usermod %v, groupmod %v)", sawUsermod, sawGroupmod)
+	}
+	if !sawDropToChrony {
+		t.Errorf("the chronyd stage must run chronyd -d -x -u _chrony")
+	}
+
+	// The exporter image's user: its last USER, the ids' defaults.
+	var user string
+	for _, in := range ins {
+		if in.stage == exporter && in.cmd == "USER" {
+			user = in.args
+		}
+	}
+	want := uid + ":" + gid
+	if got := expandArgs(user, global); got != want {
+		t.Errorf("the exporter image's USER %q is %q, want chronyd's %s", user, got, want)
+	}
+
+	// docker-compose.yml: by default the Dockerfile's ids, and whatever the
+	// environment sets, for both images and the exporter's user.
+	for _, ids := range [][2]string{{uid, gid}, {"2001", "2002"}} {
+		var env []string
+		if ids[0] != uid {
+			env = []string{"CHRONY_UID=" + ids[0], "CHRONY_GID=" + ids[1]}
+		}
+		c := loadComposeEnv(t, "docker-compose.yml", env...)
+		for _, name := range []string{"chronyd", "chrony_exporter"} {
+			s := c.Services[name]
+			if s.Build == nil {
+				t.Fatalf("service %s: no build", name)
+			}
+			if s.Build.Args["CHRONY_UID"] != ids[0] || s.Build.Args["CHRONY_GID"] != ids[1] {
+				t.Errorf("env %v: service %s builds with %v, want CHRONY_UID=%s CHRONY_GID=%s", env, name, s.Build.Args, ids[0], ids[1])
+			}
+			if len(s.GroupAdd) > 0 {
+				t.Errorf("env %v: service %s: group_add %v is left; chronyd's group cannot use its socket", env, name, s.GroupAdd)
+			}
+		}
+		if got := c.Services["chrony_exporter"].User; got != ids[0]+":"+ids[1] {
+			t.Errorf("env %v: the exporter runs as %q, want chronyd's %s:%s", env, got, ids[0], ids[1])
+		}
+		if u := c.Services["chronyd"].User; u != "" {
+			t.Errorf("chronyd runs as %q; it must start as root to drop to _chrony itself", u)
+		}
+	}
+}
+
+// TestChronydSocketDir checks the socket's way from chronyd to the
+// exporter: one named volume at the directory of chrony.conf's
+// bindcmdaddress in both services, the exporter's --chrony.address naming
+// that socket, and the directory made as chronyd makes it (owned by _chrony,
+// mode 0750) by both the image and the entrypoint, with no mode opened up.
+func TestChronydSocketDir(t *testing.T) {
+	c := loadCompose(t, "docker-compose.yml")
+	m := regexp.MustCompile(`(?m)^bindcmdaddress\s+(/\S+)\s*$`).FindStringSubmatch(readFile(t, "chrony.conf"))
+	if m == nil {
+		t.Fatal("chrony.conf has no bindcmdaddress with a socket path")
+	}
+	sock := m[1]
+	dir := filepath.Dir(sock)
+	if dir != "/run/chrony" {
+		t.Errorf("chronyd's socket %s is not in /run/chrony", sock)
+	}
+	chronyRun, ok1 := c.mountFor(t, "chronyd", dir)
+	expRun, ok2 := c.mountFor(t, "chrony_exporter", dir)
+	if !ok1 || !ok2 || chronyRun.source != expRun.source || chronyRun.bind {
+		t.Errorf("chronyd and the exporter must share a named volume at %s: %+v, %+v", dir, chronyRun, expRun)
+	}
+	args, _ := c.Services["chrony_exporter"].Command.([]any)
+	if !slices.Contains(args, any("--chrony.address=unix://"+sock)) {
+		t.Errorf("the exporter's command %v does not have --chrony.address=unix://%s", c.Services["chrony_exporter"].Command, sock)
+	}
+	// Docker fills a new volume from the image of the first container that
+	// mounts it: that must be chronyd's.
+	if deps := fmt.Sprint(c.Services["chrony_exporter"].DependsOn); !strings.Contains(deps, "chronyd") {
+		t.Errorf("the exporter does not depend on chronyd: %s", deps)
+	}
+
+	// In the chronyd stage, every install of the directory makes it
+	// _chrony's with mode 0750, in the image (for a new volume) and in the
+	// entrypoint (for an older one).
+	ins := dockerfileInstructions(t, "Dockerfile")
+	installDir := regexp.MustCompile(`\binstall\s+-d\s+([^&;"]*?)\s*` + regexp.QuoteMeta(dir) + `\b`)
+	made := map[string]bool{}
+	for _, in := range ins {
+		if in.stage != "chronyd" {
+			continue
+		}
+		for _, im := range installDir.FindAllStringSubmatch(in.args, -1) {
+			opts := " " + im[1] + " "
+			if !strings.Contains(opts, " -o _chrony ") || !strings.Contains(opts, " -g _chrony ") || !strings.Contains(opts, " -m 0750 ") {
+				t.Errorf("%s %s: %s must be made -o _chrony -g _chrony -m 0750, as chronyd makes it", in.cmd, im[0], dir)
+			}
+			made[in.cmd] = true
+		}
+	}
+	if !made["RUN"] || !made["ENTRYPOINT"] {
+		t.Errorf("the chronyd stage must make %s in the image (RUN) and in the ENTRYPOINT; made in %v", dir, made)
+	}
+
+	// No workaround of the group era is left outside comments: a wider
+	// mode, a chmod, or an added group.
+	wide := regexp.MustCompile(`\b0?77[0-7]\b|\bchmod\b|\b[ago]*[go][ago]*\+[rwx]*w|group_add|--group-add`)
+	for _, file := range []string{"Dockerfile", "docker-compose.yml", "chrony.conf"} {
+		for i, line := range strings.Split(readFile(t, file), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			if w := wide.FindString(line); w != "" {
+				t.Errorf("%s:%d: %q: chronyd's socket is for its own user; run as that user instead", file, i+1, w)
+			}
+		}
+	}
+}
+
+// TestREADMEContainer checks that the README's container commands run the
+// exporter as chronyd's user, with chronyd's socket directory mounted.
+func TestREADMEContainer(t *testing.T) {
+	readme := readFile(t, filepath.Join(repoRoot(t), "README.md"))
+	_, section, ok := strings.Cut(readme, "\n## Container\n")
+	if !ok {
+		t.Fatal("README.md has no Container section")
+	}
+	if i := strings.Index(section, "\n## "); i >= 0 {
+		section = section[:i]
+	}
+	block := regexp.MustCompile("(?s)```(?:sh|bash|console)?\n(.*?)```")
+	runs := 0
+	for _, b := range block.FindAllStringSubmatch(section, -1) {
+		for _, cmd := range strings.Split(strings.ReplaceAll(b[1], "\\\n", " "), "\n") {
+			if !strings.Contains(cmd, "docker run") {
+				continue
+			}
+			runs++
+			if !regexp.MustCompile(`--user[ =]"?\$\(id -u _?chrony\):\$\(id -g _?chrony\)"?`).MatchString(cmd) {
+				t.Errorf("README: %q does not run as chronyd's user (--user \"$(id -u _chrony):$(id -g _chrony)\")", cmd)
+			}
+			if !strings.Contains(cmd, "-v /run/chrony:/run/chrony") {
+				t.Errorf("README: %q does not mount /run/chrony", cmd)
+			}
+			if strings.Contains(cmd, "--group-add") {
+				t.Errorf("README: %q adds a group; chronyd's group cannot use its socket", cmd)
+			}
+		}
+	}
+	if runs == 0 {
+		t.Error("README's Container section has no docker run command")
+	}
 }
