@@ -64,6 +64,10 @@ type Client struct {
 	window        int
 	retryInterval time.Duration
 	cleanup       func() error // removes what the transport created
+	// fallbackFrom is the socket the automatic address found but could
+	// not use, and fallbackErr why, when it went on to UDP.
+	fallbackFrom string
+	fallbackErr  error
 
 	mu  sync.Mutex
 	buf []byte
@@ -107,6 +111,12 @@ func (c *Client) Network() string { return c.network }
 // Address returns the address of chronyd in the form Dial accepts:
 // unix:///path or udp://host:port.
 func (c *Client) Address() string { return c.network + "://" + c.address }
+
+// Fallback returns the Unix socket the automatic address (Dial with "")
+// found but could not use, and why, when it read chronyd over UDP instead;
+// "" and nil otherwise. Over UDP chronyd answers only the monitoring
+// reports (§6), so a caller should say that it fell back.
+func (c *Client) Fallback() (socket string, err error) { return c.fallbackFrom, c.fallbackErr }
 
 // Sent returns how many request datagrams the client has sent,
 // retransmissions included.

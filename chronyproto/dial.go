@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -18,10 +19,48 @@ const DefaultPort = 323
 // order: the path distributions build in, then upstream's default (§1.2).
 var DefaultSocketPaths = []string{"/run/chrony/chronyd.sock", "/var/run/chrony/chronyd.sock"}
 
-// defaultUDPAddrs are tried after the sockets, as chronyc does (§1.2).
-var defaultUDPAddrs = []netip.AddrPort{
+// DefaultUDPAddrs are tried after the sockets, as chronyc does (§1.2).
+var DefaultUDPAddrs = []netip.AddrPort{
 	netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), DefaultPort),
 	netip.AddrPortFrom(netip.IPv6Loopback(), DefaultPort),
+}
+
+// linkedDefaults, when set at link time, replaces DefaultSocketPaths and
+// DefaultUDPAddrs: a space-separated list of unix:///path and
+// udp://ip:port, as in
+//
+//	-ldflags "-X github.com/second-hand/chrony_exporter/chronyproto.linkedDefaults=unix:///run/chronyd.sock udp://127.0.0.1:323"
+//
+// chronyc takes these defaults from its build too; a distribution whose
+// chronyd uses other paths sets them this way, and the tests use it to run
+// the real binary's automatic address against a chronyd lab.
+var linkedDefaults string
+
+func init() {
+	if linkedDefaults == "" {
+		return
+	}
+	paths, addrs, err := parseDefaults(linkedDefaults)
+	if err != nil {
+		panic("chronyproto: linkedDefaults set at link time: " + err.Error())
+	}
+	DefaultSocketPaths, DefaultUDPAddrs = paths, addrs
+}
+
+// parseDefaults reads linkedDefaults.
+func parseDefaults(list string) (paths []string, addrs []netip.AddrPort, err error) {
+	for _, a := range strings.Fields(list) {
+		if p, ok := strings.CutPrefix(a, "unix://"); ok && filepath.IsAbs(p) {
+			paths = append(paths, p)
+			continue
+		}
+		ap, perr := netip.ParseAddrPort(strings.TrimPrefix(a, "udp://"))
+		if !strings.HasPrefix(a, "udp://") || perr != nil {
+			return nil, nil, fmt.Errorf("%q is neither unix:///path nor udp://ip:port", a)
+		}
+		addrs = append(addrs, ap)
+	}
+	return paths, addrs, nil
 }
 
 // Dial connects to chronyd with a zero Dialer; see Dialer.Dial.
@@ -158,9 +197,11 @@ func SplitHostPort(address string) (host string, port uint16, err error) {
 
 // dialAuto tries the default addresses in chronyc's order. A socket that
 // exists but refuses us (permission) makes it go on to UDP, as chronyc
-// does; if nothing answers, the most actionable error is returned.
+// does, and the client says so (Client.Fallback); if nothing answers, the
+// most actionable error is returned.
 func (d *Dialer) dialAuto(ctx context.Context) (*Client, error) {
 	var errs []error
+	var refused string
 	for _, path := range DefaultSocketPaths {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			continue
@@ -169,10 +210,16 @@ func (d *Dialer) dialAuto(ctx context.Context) (*Client, error) {
 		if err == nil {
 			return c, nil
 		}
+		if refused == "" {
+			refused = path
+		}
 		errs = append(errs, err)
 	}
-	c, udpErrs := d.askInTurn(ctx, defaultUDPAddrs)
+	c, udpErrs := d.askInTurn(ctx, DefaultUDPAddrs)
 	if c != nil {
+		if refused != "" {
+			c.fallbackFrom, c.fallbackErr = refused, errors.Join(errs...)
+		}
 		return c, nil
 	}
 	errs = append(errs, udpErrs...)

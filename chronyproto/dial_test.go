@@ -3,9 +3,12 @@ package chronyproto
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,14 +92,103 @@ func TestUDPNotRunning(t *testing.T) {
 
 func TestUnixDialErrorPermission(t *testing.T) {
 	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
 	err := unixDialError(filepath.Join(dir, "chronyd.sock"), &os.PathError{Op: "dial", Err: syscall.EACCES})
 	var pe *PermissionError
 	if !errors.As(err, &pe) || !errors.Is(err, ErrPermission) {
 		t.Fatalf("EACCES gave %v, want a *PermissionError matching ErrPermission", err)
 	}
-	// The test's temporary directory belongs to our own group.
-	if pe.Group == "" || !strings.Contains(err.Error(), pe.Group) {
-		t.Errorf("error %q does not name the group owning %s", err, dir)
+	// The directory is ours; the socket is not there.
+	if !pe.Dir.Known || pe.Dir.Mode.Perm() != 0o750 || pe.Dir.UID != uint32(os.Geteuid()) {
+		t.Errorf("directory found as %+v, want mode 0750 owned by uid %d", pe.Dir, os.Geteuid())
+	}
+	if pe.Socket.Known || !strings.Contains(pe.Socket.String(), "no such file") {
+		t.Errorf("missing socket found as %q, want unknown with the reason", pe.Socket)
+	}
+	if pe.Self.UID != uint32(os.Geteuid()) || len(pe.Self.Groups) == 0 {
+		t.Errorf("identity %+v, want uid %d with its groups", pe.Self, os.Geteuid())
+	}
+	if !strings.Contains(err.Error(), dir+" 0750 ") {
+		t.Errorf("error %q does not give the directory's mode", err)
+	}
+}
+
+// TestPermissionErrorText: who may use the socket follows from the modes
+// and owners found, and the advice from who that is.
+func TestPermissionErrorText(t *testing.T) {
+	chrony := func(mode fs.FileMode) FileOwner {
+		return FileOwner{Known: true, Mode: mode, UID: 102, GID: 105, User: "_chrony", Group: "_chrony"}
+	}
+	nobody := Identity{UID: 65534, User: "nobody", Groups: []string{"nogroup", "_chrony"}}
+	for _, tc := range []struct {
+		name        string
+		dir, socket FileOwner
+		self        Identity
+		allowed     []string
+		want        []string
+	}{{
+		name: "stock chronyd", dir: chrony(fs.ModeDir | 0o750), socket: chrony(fs.ModeSocket | 0o755), self: nobody,
+		allowed: []string{"root", "user _chrony"},
+		want: []string{
+			"permission denied on chronyd's socket /run/chrony/chronyd.sock",
+			"directory /run/chrony 0750 _chrony:_chrony, socket 0755 _chrony:_chrony",
+			"this process: user nobody (uid 65534), groups nogroup, _chrony",
+			"only root and user _chrony can use it",
+			"run as user _chrony, which owns it (the shipped systemd unit does), or use UDP",
+		},
+	}, {
+		name: "systemd RuntimeDirectoryMode=0700", dir: chrony(fs.ModeDir | 0o700), socket: FileOwner{Why: "permission denied"}, self: nobody,
+		allowed: []string{"root", "user _chrony"},
+		want:    []string{"directory /run/chrony 0700 _chrony:_chrony, socket unknown (permission denied)", "only root and user _chrony can use it"},
+	}, {
+		name: "opened to the group", dir: chrony(fs.ModeDir | 0o770), socket: chrony(fs.ModeSocket | 0o775), self: Identity{UID: 1000, User: "alice"},
+		allowed: []string{"root", "user _chrony", "members of group _chrony"},
+		want:    []string{"only root, user _chrony and members of group _chrony can use it", "run as user _chrony"},
+	}, {
+		name: "a root-owned directory", dir: FileOwner{Known: true, Mode: fs.ModeDir | 0o755, User: "root", Group: "root"}, socket: chrony(fs.ModeSocket | 0o755), self: nobody,
+		allowed: []string{"root"},
+		want:    []string{"only root can use it", "run as root, or use UDP"},
+	}, {
+		name: "refused by something else", dir: chrony(fs.ModeDir | 0o750), socket: chrony(fs.ModeSocket | 0o755), self: Identity{UID: 102, User: "_chrony"},
+		allowed: []string{"root", "user _chrony"},
+		want:    []string{"the modes let this process in, so something else refuses it"},
+	}, {
+		name: "directory not found", dir: FileOwner{Why: "no such file or directory"}, socket: FileOwner{Why: "no such file or directory"}, self: nobody,
+		allowed: []string{"root"},
+		want:    []string{"directory /run/chrony unknown (no such file or directory)"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &PermissionError{Path: "/run/chrony/chronyd.sock", Dir: tc.dir, Socket: tc.socket, Self: tc.self, Err: syscall.EACCES}
+			if got := e.Allowed(); !slices.Equal(got, tc.allowed) {
+				t.Errorf("Allowed() = %q, want %q", got, tc.allowed)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(e.Error(), w) {
+					t.Errorf("error %q\nwant it to contain %q", e, w)
+				}
+			}
+		})
+	}
+}
+
+// TestParseDefaults: the link-time list of automatic addresses.
+func TestParseDefaults(t *testing.T) {
+	paths, addrs, err := parseDefaults("unix:///run/a.sock udp://127.0.0.1:10323  unix:///b.sock udp://[::1]:323")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/run/a.sock", "/b.sock"}; !slices.Equal(paths, want) {
+		t.Errorf("paths %q, want %q", paths, want)
+	}
+	if want := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:10323"), netip.MustParseAddrPort("[::1]:323")}; !slices.Equal(addrs, want) {
+		t.Errorf("addresses %v, want %v", addrs, want)
+	}
+	for _, bad := range []string{"unix://relative.sock", "127.0.0.1:323", "udp://localhost:323", "tcp://127.0.0.1:323"} {
+		if _, _, err := parseDefaults(bad); err == nil {
+			t.Errorf("parseDefaults(%q) took it", bad)
+		}
 	}
 }
 

@@ -3,10 +3,12 @@ package chronyproto
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -17,7 +19,7 @@ var (
 	// missing, or the connection is refused.
 	ErrNotRunning = errors.New("chronyd is not running")
 	// ErrPermission means the operating system refused access to the Unix
-	// socket; a *PermissionError says which group grants it.
+	// socket; a *PermissionError says who may use it.
 	ErrPermission = errors.New("permission denied")
 	// ErrNeedsUnixSocket means chronyd refused the command on this channel
 	// (status UNAUTH): over UDP only the monitoring commands in its
@@ -132,20 +134,132 @@ func (e *StatusError) kind() error {
 	return nil
 }
 
-// PermissionError is returned when the Unix socket, or its directory, is not
-// accessible to this process.
+// PermissionError is returned when the operating system refuses this
+// process chronyd's Unix socket. Using the socket takes write access to it
+// and, because the client binds its own socket beside it, search and write
+// access to its directory; chronyd makes both itself, and under the usual
+// umask 022 that leaves the directory 0750 and the socket 0755, so only root
+// and chronyd's own user can use it: its group is not enough. The error
+// says what it found and who that lets in.
 type PermissionError struct {
-	Path  string // the path that was refused
-	Group string // the group that owns the socket directory, if known
-	Err   error
+	Path   string    // chronyd's socket
+	Dir    FileOwner // the socket's directory, as found
+	Socket FileOwner // the socket, as found; unknown when Dir could not be searched
+	Self   Identity  // this process, as the kernel judged it
+	Err    error
 }
 
-// Error implements error.
-func (e *PermissionError) Error() string {
-	if e.Group != "" {
-		return fmt.Sprintf("permission denied on %s: run as root or as a member of group %q, which owns %s (or use UDP for the monitoring reports)", e.Path, e.Group, filepath.Dir(e.Path))
+// Identity is a process's user and groups.
+type Identity struct {
+	UID    uint32
+	User   string   // the user's name, or its uid when it has none
+	Groups []string // the effective group first, then the supplementary ones
+}
+
+// String gives the identity as "user NAME (uid N), groups A, B".
+func (id Identity) String() string {
+	s := fmt.Sprintf("user %s (uid %d)", id.User, id.UID)
+	if len(id.Groups) > 0 {
+		s += ", groups " + strings.Join(id.Groups, ", ")
 	}
-	return fmt.Sprintf("permission denied on %s: run as root or as a member of the group that owns %s (or use UDP for the monitoring reports)", e.Path, filepath.Dir(e.Path))
+	return s
+}
+
+// FileOwner is a file's permission bits and owners, as this process saw
+// them.
+type FileOwner struct {
+	Known    bool // false when the file could not be looked at
+	Mode     fs.FileMode
+	UID, GID uint32
+	User     string // the owner's name, or its uid when it has none
+	Group    string // the group's name, or its gid when it has none
+	Why      string // why it could not be looked at, when not Known
+}
+
+// String gives the file as ls would: mode in octal and owner:group.
+func (f FileOwner) String() string {
+	if !f.Known {
+		return "unknown (" + f.Why + ")"
+	}
+	return fmt.Sprintf("%04o %s:%s", f.Mode.Perm(), f.User, f.Group)
+}
+
+// Allowed names who may use the socket by its modes and owners, root
+// first: "root", "user X", "members of group Y", "everyone". A client
+// needs search and write on the directory and write on the socket. When
+// the socket could not be looked at, only the directory is judged.
+func (e *PermissionError) Allowed() []string {
+	out := []string{"root"}
+	if !e.Dir.Known {
+		return out
+	}
+	// The bits that apply to the directory's owner, to its group's members
+	// and to everyone else, on the directory and on the socket.
+	sockBits := func(ownerMatch, groupMatch bool) fs.FileMode {
+		switch {
+		case !e.Socket.Known:
+			return 0o2 // not judged
+		case ownerMatch:
+			return e.Socket.Mode.Perm() >> 6
+		case groupMatch:
+			return e.Socket.Mode.Perm() >> 3
+		}
+		return e.Socket.Mode.Perm()
+	}
+	dir := e.Dir.Mode.Perm()
+	may := func(dirBits, sock fs.FileMode) bool { return dirBits&0o3 == 0o3 && sock&0o2 != 0 }
+	if e.Dir.UID != 0 && may(dir>>6, sockBits(e.Socket.UID == e.Dir.UID, e.Socket.GID == e.Dir.GID)) {
+		out = append(out, "user "+e.Dir.User)
+	}
+	if may(dir>>3, sockBits(false, e.Socket.GID == e.Dir.GID)) {
+		out = append(out, "members of group "+e.Dir.Group)
+	}
+	if may(dir, sockBits(false, false)) {
+		out = append(out, "everyone")
+	}
+	return out
+}
+
+// Error implements error: what was found, who may use the socket, and
+// what to do.
+func (e *PermissionError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "permission denied on chronyd's socket %s (directory %s %s, socket %s; this process: %s)",
+		e.Path, filepath.Dir(e.Path), e.Dir, e.Socket, e.Self)
+	allowed := e.Allowed()
+	switch {
+	case len(allowed) == 1:
+		b.WriteString(": only root can use it")
+	case len(allowed) == 2:
+		fmt.Fprintf(&b, ": only root and %s can use it", allowed[1])
+	default:
+		fmt.Fprintf(&b, ": only %s and %s can use it", strings.Join(allowed[:len(allowed)-1], ", "), allowed[len(allowed)-1])
+	}
+	if e.modesAllowSelf() {
+		b.WriteString("; the modes let this process in, so something else refuses it: a read-only mount, SELinux or AppArmor")
+	} else if u := e.RunAs(); u != "" {
+		fmt.Fprintf(&b, "; run as user %s, which owns it (the shipped systemd unit does), or use UDP for the monitoring reports", u)
+	} else {
+		b.WriteString("; run as root, or use UDP for the monitoring reports")
+	}
+	return b.String()
+}
+
+// RunAs is the user to run as to use the socket: the owner of its
+// directory when the modes let that user in, "" otherwise.
+func (e *PermissionError) RunAs() string {
+	for _, a := range e.Allowed() {
+		if u, ok := strings.CutPrefix(a, "user "); ok {
+			return u
+		}
+	}
+	return ""
+}
+
+// modesAllowSelf reports whether this process is root or the user the
+// modes let in: then the refusal came from elsewhere.
+func (e *PermissionError) modesAllowSelf() bool {
+	return e.Self.UID == 0 || (e.Dir.Known && e.Self.UID == e.Dir.UID && e.RunAs() != "")
 }
 
 // Unwrap returns the underlying error.
@@ -161,25 +275,68 @@ func unixDialError(socketPath string, err error) error {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("%w: unable to connect to chronyd at %s: %w", ErrNotRunning, socketPath, err)
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return &PermissionError{Path: socketPath, Group: dirGroup(filepath.Dir(socketPath)), Err: err}
+		return &PermissionError{
+			Path:   socketPath,
+			Dir:    lookOwner(filepath.Dir(socketPath)),
+			Socket: lookOwner(socketPath),
+			Self:   self(),
+			Err:    err,
+		}
 	}
 	return fmt.Errorf("unable to connect to chronyd at %s: %w", socketPath, err)
 }
 
-// dirGroup names the group owning dir, the one a user must join to reach a
-// socket inside it.
-func dirGroup(dir string) string {
-	fi, err := os.Stat(dir)
+// lookOwner stats path and names its owners.
+func lookOwner(path string) FileOwner {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return ""
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return FileOwner{Why: err.Error()}
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return ""
+		return FileOwner{Why: "no owner information"}
 	}
-	gid := strconv.FormatUint(uint64(st.Gid), 10)
-	if g, err := user.LookupGroupId(gid); err == nil {
+	return FileOwner{
+		Known: true,
+		Mode:  fi.Mode(),
+		UID:   st.Uid,
+		GID:   st.Gid,
+		User:  userName(st.Uid),
+		Group: groupName(st.Gid),
+	}
+}
+
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return id
+}
+
+func groupName(gid uint32) string {
+	id := strconv.FormatUint(uint64(gid), 10)
+	if g, err := user.LookupGroupId(id); err == nil {
 		return g.Name
 	}
-	return gid
+	return id
+}
+
+// self is this process's identity, which the kernel judged.
+func self() Identity {
+	uid := uint32(os.Geteuid())
+	id := Identity{UID: uid, User: userName(uid)}
+	gids, _ := os.Getgroups()
+	seen := map[int]bool{}
+	for _, g := range append([]int{os.Getegid()}, gids...) {
+		if !seen[g] {
+			seen[g] = true
+			id.Groups = append(id.Groups, groupName(uint32(g)))
+		}
+	}
+	return id
 }

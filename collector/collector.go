@@ -81,6 +81,9 @@ var (
 		"Whether a collector's reports were read successfully.", "collector")
 	durationMetric = gauge("", "scrape_collector_duration_seconds",
 		"Time from the start of the scrape until the collector's metrics were made, including the one fetch from chronyd all collectors share.", "collector")
+	transportMetric = gauge("", "exporter_transport_info",
+		"A constant 1 labelled with how chronyd is read: transport (unix or udp) and address; when the automatic address fell back to UDP, fallback_from names the Unix socket it could not use and fallback_reason says why (permission_denied, not_running or error).",
+		"transport", "address", "fallback_from", "fallback_reason")
 )
 
 // Config configures the exporter's collectors.
@@ -112,9 +115,10 @@ type Exporter struct {
 	flight flight
 	spares *spares
 
-	stateMu sync.Mutex
-	states  map[string]*CollectorState
-	upErr   string // why chronyd did not answer the last scrape
+	stateMu  sync.Mutex
+	states   map[string]*CollectorState
+	upErr    string // why chronyd did not answer the last scrape
+	fellBack string // the socket error the last fall-back to UDP was logged with
 }
 
 // CollectorState is what the exporter knows of one collector after the
@@ -144,8 +148,9 @@ func New(cfg Config, logger log.Logger) (*Exporter, error) {
 type setup struct {
 	cfg     Config
 	enabled []*reportCollector
-	// What a read asks chronyd for over the Unix socket and over UDP.
-	unix, udp readPlan
+	// What a read asks chronyd for over the Unix socket, over UDP, and
+	// over UDP because the automatic address could not use the socket.
+	unix, udp, fallback readPlan
 }
 
 // readPlan is what a read of chronyd over one transport asks for, and
@@ -178,17 +183,20 @@ func checkConfig(cfg Config) (*setup, error) {
 		}
 	}
 	st := &setup{cfg: cfg, enabled: enabled}
-	st.unix, st.udp = st.plan(false), st.plan(true)
+	st.unix = st.plan("")
+	st.udp = st.plan("needs the Unix socket; chronyd is read over UDP")
+	st.fallback = st.plan("needs the Unix socket, which refused the exporter; chronyd is read over UDP")
 	return st, nil
 }
 
-// plan works out a read: over UDP, the collectors that need the Unix
-// socket are skipped unless the user turned them on.
-func (st *setup) plan(udp bool) readPlan {
+// plan works out a read: over UDP (udpSkip is not ""), the collectors that
+// need the Unix socket are skipped for that reason unless the user turned
+// them on.
+func (st *setup) plan(udpSkip string) readPlan {
 	p := readPlan{skipped: map[string]string{}}
 	for _, c := range st.enabled {
-		if c.unixOnly && udp && !st.cfg.Enabled[c.name] {
-			p.skipped[c.name] = "needs the Unix socket; chronyd is read over UDP"
+		if c.unixOnly && udpSkip != "" && !st.cfg.Enabled[c.name] {
+			p.skipped[c.name] = udpSkip
 			continue
 		}
 		p.reports = append(p.reports, c.reports...)
@@ -235,6 +243,11 @@ type Scrape struct {
 	Duration time.Duration
 	// Skipped holds the collectors not run, and why. Read only.
 	Skipped map[string]string
+	// FallbackFrom is the Unix socket the automatic address found but
+	// could not use, and FallbackErr why, when chronyd is read over UDP
+	// instead; "" and nil otherwise.
+	FallbackFrom string
+	FallbackErr  error
 }
 
 // Scrape reads chronyd, or joins a read in progress. It returns within the
@@ -254,8 +267,12 @@ func (e *Exporter) read(ctx context.Context) *Scrape {
 		return s
 	}
 	s.Address = client.Address()
+	s.FallbackFrom, s.FallbackErr = client.Fallback()
 	plan := e.unix
-	if client.Network() == "udp" {
+	switch {
+	case s.FallbackErr != nil:
+		plan = e.fallback
+	case client.Network() == "udp":
 		plan = e.udp
 	}
 	s.Skipped = plan.skipped
@@ -380,6 +397,14 @@ func (e *Exporter) collect(ctx context.Context, ch sink) {
 // render hands the samples of scrape s to ch.
 func (e *Exporter) render(ctx context.Context, s *Scrape, ch sink) {
 	upMetric.emit(ch, boolValue(s.Err == nil))
+	if s.Address != "" {
+		transport, _, _ := strings.Cut(s.Address, "://")
+		from, reason := "", ""
+		if s.FallbackErr != nil {
+			from, reason = "unix://"+s.FallbackFrom, fallbackReason(s.FallbackErr)
+		}
+		transportMetric.emit(ch, 1, transport, s.Address, from, reason)
+	}
 	if s.Snapshot == nil {
 		// chronyd could not be reached: every collector failed.
 		for _, c := range e.enabled {
@@ -403,6 +428,17 @@ func (e *Exporter) render(ctx context.Context, s *Scrape, ch sink) {
 		durationMetric.emit(ch, time.Since(s.Start).Seconds(), c.name)
 	}
 	e.record(s)
+}
+
+// fallbackReason is the fallback_reason label of a socket error.
+func fallbackReason(err error) string {
+	switch {
+	case errors.Is(err, chronyproto.ErrPermission):
+		return "permission_denied"
+	case errors.Is(err, chronyproto.ErrNotRunning):
+		return "not_running"
+	}
+	return "error"
 }
 
 // collectorErr is why collector c failed in scrape s, or nil.
@@ -438,6 +474,7 @@ func (e *Exporter) record(s *Scrape) {
 		}
 		e.upErr = up
 	}
+	e.recordFallback(s)
 	for _, c := range e.enabled {
 		next := CollectorState{Name: c.name, Skipped: s.Skipped[c.name], Err: e.collectorErr(s, c)}
 		prev, ok := e.states[c.name]
@@ -456,6 +493,32 @@ func (e *Exporter) record(s *Scrape) {
 		}
 		e.states[c.name] = &next
 	}
+}
+
+// recordFallback logs a fall-back to UDP once at warn, with the socket's
+// error and what it costs, and once at info when the socket is used again.
+// Called with stateMu held.
+func (e *Exporter) recordFallback(s *Scrape) {
+	if s.Address == "" {
+		return // chronyd did not answer: nothing is known of the socket
+	}
+	now := errText(s.FallbackErr)
+	if now == e.fellBack {
+		return
+	}
+	if s.FallbackErr != nil {
+		var skipped []string
+		for _, c := range e.enabled {
+			if _, ok := s.Skipped[c.name]; ok {
+				skipped = append(skipped, c.name)
+			}
+		}
+		level.Warn(e.logger).Log("msg", "chronyd's Unix socket refused the exporter; reading chronyd over UDP, which answers only the monitoring reports",
+			"socket", s.FallbackFrom, "address", s.Address, "skipped_collectors", strings.Join(skipped, ","), "err", s.FallbackErr)
+	} else {
+		level.Info(e.logger).Log("msg", "reading chronyd at its address again, not over the fall-back", "address", s.Address)
+	}
+	e.fellBack = now
 }
 
 func errText(err error) string {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/second-hand/chrony_exporter/chronyproto"
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
@@ -213,3 +218,106 @@ func TestScrapeAfterTimeoutReadsAgain(t *testing.T) {
 		t.Errorf("scrape once chronyd answers again got no tracking report: %v", s.Err)
 	}
 }
+
+// TestTransportGolden: chrony_exporter_transport_info names the transport
+// and address; when the automatic address finds a Unix socket it cannot
+// use and falls back to UDP, it names the socket and why, the collectors
+// that need the socket are skipped, and the fall-back is logged once at
+// warn. The fake's random addresses are written down as FAKE_* in the
+// golden file.
+func TestTransportGolden(t *testing.T) {
+	refuse := func(f *chronytest.Fake) {
+		for _, cmd := range unixOnlyCommands {
+			f.SetFault(cmd, chronytest.FaultSpec{Fault: chronytest.FaultUnauth})
+		}
+	}
+	// A socket file nobody listens on: connecting is refused, as when
+	// chronyd has stopped without removing its socket.
+	dead := filepath.Join(t.TempDir(), "chronyd.sock")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dead, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	for _, tc := range []struct {
+		file, about string
+		network     string
+		auto        bool // the automatic address, finding the dead socket first
+		wantSkipped bool
+	}{
+		{"transport-unix", "chrony-4.8 capture over the Unix socket, given as the address.", "unixgram", false, false},
+		{"transport-udp", "chrony-4.8 capture over UDP, given as the address: no fall-back.", "udp", false, true},
+		{"transport-fallback", "chrony-4.8 capture; the automatic address finds a socket that refuses the connection,\n" +
+			"then the fake over UDP: the fall-back is named, and the collectors that need the socket are skipped.", "udp", true, true},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			f := chronytest.NewFake(t, tc.network, capture48(t))
+			if tc.network == "udp" {
+				refuse(f)
+			}
+			cfg := collector.Config{Address: f.Addr(), Timeout: scrapeTimeout}
+			if tc.auto {
+				savedPaths, savedUDP := chronyproto.DefaultSocketPaths, chronyproto.DefaultUDPAddrs
+				t.Cleanup(func() { chronyproto.DefaultSocketPaths, chronyproto.DefaultUDPAddrs = savedPaths, savedUDP })
+				chronyproto.DefaultSocketPaths = []string{filepath.Join(t.TempDir(), "missing.sock"), dead}
+				chronyproto.DefaultUDPAddrs = []netip.AddrPort{f.AddrPort()}
+				cfg.Address = ""
+			}
+			var logs lockedLog
+			e, err := collector.New(cfg, &logs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { e.Close() })
+			names := []string{transportName, upName, successName}
+			got, err := testutil.CollectAndFormat(e, expfmt.TypeTextPlain, names...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Twice: the fall-back is logged once, not per scrape.
+			if _, err := testutil.CollectAndFormat(e, expfmt.TypeTextPlain, names...); err != nil {
+				t.Fatal(err)
+			}
+			text := strings.NewReplacer(f.Addr(), "FAKE_ADDRESS", dead, "FAKE_DEAD_SOCKET").Replace(string(got))
+			compareGolden(t, tc.file, tc.about, text)
+
+			var skipped []string
+			for _, st := range e.States() {
+				if st.Skipped != "" {
+					skipped = append(skipped, st.Name)
+				}
+			}
+			if (len(skipped) > 0) != tc.wantSkipped {
+				t.Errorf("skipped collectors %v, want some: %v", skipped, tc.wantSkipped)
+			}
+			warns := logs.count(`level=warn msg="chronyd's Unix socket refused the exporter`)
+			if want := map[bool]int{true: 1}[tc.auto]; warns != want {
+				t.Errorf("%d fall-back warnings in the log, want %d:\n%s", warns, want, logs.String())
+			}
+			if tc.auto && !strings.Contains(logs.String(), "skipped_collectors="+strings.Join(skipped, ",")) {
+				t.Errorf("the warning does not name the skipped collectors %v:\n%s", skipped, logs.String())
+			}
+		})
+	}
+}
+
+// lockedLog is a go-kit logger writing logfmt lines that a test reads.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lockedLog) Log(kv ...any) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return log.NewLogfmtLogger(&l.buf).Log(kv...)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *lockedLog) count(s string) int { return strings.Count(l.String(), s) }

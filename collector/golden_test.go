@@ -58,9 +58,10 @@ var (
 
 // Metric names the golden files are compared on besides a collector's own.
 const (
-	upName       = "chrony_up"
-	successName  = "chrony_scrape_collector_success"
-	durationName = "chrony_scrape_collector_duration_seconds"
+	upName        = "chrony_up"
+	successName   = "chrony_scrape_collector_success"
+	durationName  = "chrony_scrape_collector_duration_seconds"
+	transportName = "chrony_exporter_transport_info"
 )
 
 func loadCaptures(t *testing.T, dir string) *chronytest.Replies {
@@ -158,9 +159,11 @@ func newExporter(t *testing.T, f *chronytest.Fake, enabled map[string]bool, time
 // goldenNames returns the metric names a golden file of the given
 // collectors holds: theirs, chrony_up and the success of every collector.
 // The duration varies from run to run: checkScrape looks at it instead.
+// The transport's labels hold the fake's random address:
+// TestTransportGolden writes them down in its own way.
 func goldenNames(collectors ...string) []string {
 	names := collector.MetricNames(append(collectors, "")...)
-	return slices.DeleteFunc(names, func(n string) bool { return n == durationName })
+	return slices.DeleteFunc(names, func(n string) bool { return n == durationName || n == transportName })
 }
 
 // golden is one golden exposition case.
@@ -299,3 +302,29 @@ func gatherText(c prometheus.Collector) (string, error) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// compareGolden compares text made by a test itself with
+// testdata/<file>.prom, whose heading is about; -update rewrites the file.
+func compareGolden(t *testing.T, file, about, got string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("# Golden exposition; regenerate with go test ./collector -run Golden -update\n")
+	b.WriteString("# and review every value against the packets.\n")
+	for _, l := range strings.Split(about, "\n") {
+		b.WriteString("# " + l + "\n")
+	}
+	b.WriteString(got)
+	path := filepath.Join("testdata", file+".prom")
+	if *collector.Update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (create it with -update)", err)
+	}
+	if string(want) != b.String() {
+		t.Errorf("exposition differs from %s:\n--- want\n%s\n--- got\n%s", path, want, b.String())
+	}
+}

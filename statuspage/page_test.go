@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -464,6 +465,74 @@ func TestBannerTooOld(t *testing.T) {
 	}
 }
 
+// stockRefusal is the error nobody, in chronyd's group, gets from the
+// socket of a stock chronyd.
+func stockRefusal() *chronyproto.PermissionError {
+	chrony := func(mode fs.FileMode) chronyproto.FileOwner {
+		return chronyproto.FileOwner{Known: true, Mode: mode, UID: 102, GID: 105, User: "_chrony", Group: "_chrony"}
+	}
+	return &chronyproto.PermissionError{
+		Path: "/run/chrony/chronyd.sock", Dir: chrony(fs.ModeDir | 0o750), Socket: chrony(fs.ModeSocket | 0o755),
+		Self: chronyproto.Identity{UID: 65534, User: "nobody", Groups: []string{"nogroup", "_chrony"}}, Err: fs.ErrPermission,
+	}
+}
+
+// TestUDPFallback: when the automatic address finds a socket it cannot use
+// and reads chronyd over UDP, the banner says so as a warning, naming the
+// socket, the skipped collectors and what to do, and the Exporter section
+// and the JSON name the fall-back.
+func TestUDPFallback(t *testing.T) {
+	f := chronytest.NewFake(t, "udp", captures(t))
+	// A socket file nobody listens on: the connection is refused.
+	dead := filepath.Join(t.TempDir(), "chronyd.sock")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dead, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	savedPaths, savedUDP := chronyproto.DefaultSocketPaths, chronyproto.DefaultUDPAddrs
+	t.Cleanup(func() { chronyproto.DefaultSocketPaths, chronyproto.DefaultUDPAddrs = savedPaths, savedUDP })
+	chronyproto.DefaultSocketPaths = []string{dead}
+	chronyproto.DefaultUDPAddrs = []netip.AddrPort{f.AddrPort()}
+
+	p := newTestPage(t, collector.Config{})
+	pr, page, st := problemsOf(t, p)
+	if len(pr) != 1 || pr[0].Kind != KindUDPFallback || pr[0].Severity != "warning" {
+		t.Fatalf("problems %+v, want one fall-back warning", pr)
+	}
+	var skipped []string
+	for _, c := range st.Exporter.Collectors {
+		if c.State == CollectorSkipped {
+			skipped = append(skipped, c.Name)
+			if c.Reason != "needs the Unix socket, which refused the exporter; chronyd is read over UDP" {
+				t.Errorf("collector %s skipped for %q", c.Name, c.Reason)
+			}
+		}
+	}
+	if len(skipped) == 0 {
+		t.Fatal("no collector skipped")
+	}
+	wantText(t, page,
+		"chronyd's Unix socket "+dead+" refused the exporter, so it reads chronyd over UDP ("+f.Addr()+"), which answers only the monitoring reports. Skipped collectors: "+strings.Join(skipped, ", ")+".",
+		"To read over UDP on purpose, set --chrony.address="+f.Addr()+", which ends this notice.",
+		"Transport UDP (fall-back: "+dead+" refused the exporter)")
+	if st.Chronyd.FallbackFrom != dead || st.Chronyd.Transport != "udp" || !st.Chronyd.Up {
+		t.Errorf("chronyd %+v, want up over udp with fallback_from %s", st.Chronyd, dead)
+	}
+	if st.Tracking == nil || len(st.Sources) != 5 {
+		t.Errorf("tracking %v, %d sources; want the monitoring reports", st.Tracking, len(st.Sources))
+	}
+
+	// Refused for permission, the notice says who may use the socket.
+	s := &collector.Scrape{Address: "udp://127.0.0.1:323", FallbackFrom: "/run/chrony/chronyd.sock", FallbackErr: stockRefusal()}
+	fb := fallbackProblem(s, []collector.CollectorState{{Name: "ntpdata", Skipped: "x"}, {Name: "tracking"}})
+	for _, w := range []string{"Skipped collectors: ntpdata.", "only root and user _chrony can use it", "Run the exporter as user _chrony"} {
+		if !strings.Contains(fb.Message, w) {
+			t.Errorf("fall-back message %q lacks %q", fb.Message, w)
+		}
+	}
+}
+
 // TestPermissionText checks the banner's texts for a socket the exporter
 // may not use; as root the tests cannot be refused for real.
 func TestPermissionText(t *testing.T) {
@@ -472,12 +541,15 @@ func TestPermissionText(t *testing.T) {
 		want []string
 	}{
 		{
-			fmt.Errorf("dial: %w", &chronyproto.PermissionError{Path: "/run/chrony/chronyd.sock", Group: "_chrony", Err: fs.ErrPermission}),
-			[]string{`group "_chrony"`, "/run/chrony", "--chrony.address=udp://127.0.0.1:323"},
+			fmt.Errorf("dial: %w", stockRefusal()),
+			[]string{"Permission denied on chronyd's socket /run/chrony/chronyd.sock: its directory /run/chrony is 0750 _chrony:_chrony and the socket 0755 _chrony:_chrony, so only root and user _chrony can use it",
+				"membership of chronyd's group is not enough", "The exporter runs as user nobody (uid 65534), groups nogroup, _chrony.",
+				"Run the exporter as user _chrony (the shipped systemd unit and packages do), or use --chrony.address=udp://127.0.0.1:323"},
 		},
 		{
-			&chronyproto.PermissionError{Path: "/run/chrony/chronyd.sock", Err: fs.ErrPermission},
-			[]string{"the group that owns /run/chrony", "--chrony.address=udp://127.0.0.1:323"},
+			&chronyproto.PermissionError{Path: "/run/chrony/chronyd.sock", Dir: chronyproto.FileOwner{Known: true, Mode: fs.ModeDir | 0o755, User: "root", Group: "root"},
+				Socket: chronyproto.FileOwner{Known: true, Mode: fs.ModeSocket | 0o700, User: "root", Group: "root"}, Err: fs.ErrPermission},
+			[]string{"so only root can use it", "Run the exporter as root, or use --chrony.address=udp://127.0.0.1:323"},
 		},
 		{
 			fmt.Errorf("automatic: %w", chronyproto.ErrPermission),

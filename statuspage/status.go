@@ -42,6 +42,9 @@ type Chronyd struct {
 	Address string `json:"address"`
 	// Transport is "unix", "udp", or "" when chronyd could not be reached.
 	Transport string `json:"transport"`
+	// FallbackFrom is the Unix socket the automatic address found but
+	// could not use, when chronyd is read over UDP instead.
+	FallbackFrom string `json:"fallback_from,omitempty"`
 	// Up is whether chronyd answered.
 	Up    bool   `json:"up"`
 	Error string `json:"error,omitempty"`
@@ -65,6 +68,7 @@ type Problem struct {
 // The kinds of Problem.
 const (
 	KindNotRunning      = "not_running"
+	KindUDPFallback     = "udp_fallback"
 	KindPermission      = "permission"
 	KindTimeout         = "timeout"
 	KindNeedsUnixSocket = "needs_unix_socket"
@@ -233,6 +237,9 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 	}
 	if s.Err != nil {
 		st.Chronyd.Error = s.Err.Error()
+	}
+	if s.FallbackErr != nil {
+		st.Chronyd.FallbackFrom = s.FallbackFrom
 	}
 	st.Exporter = exporterState(s, states, info)
 	st.Problems = problems(s, states, st.Chronyd.Address, info)
@@ -499,7 +506,13 @@ func problems(s *collector.Scrape, states []collector.CollectorState, addr strin
 	out := []Problem{}
 	if s.Err != nil {
 		// chronyd did not answer: one problem, not one per collector.
-		return append(out, connectionProblem(s.Err, addr, info))
+		out = append(out, connectionProblem(s.Err, addr, info))
+	}
+	if s.FallbackErr != nil {
+		out = append(out, fallbackProblem(s, states))
+	}
+	if s.Err != nil {
+		return out
 	}
 	for _, cs := range states {
 		if cs.Err == nil || cs.Skipped != "" {
@@ -520,16 +533,10 @@ func connectionProblem(err error, addr string, info Info) Problem {
 	switch {
 	case errors.As(err, &perm):
 		p.Kind = KindPermission
-		if perm.Group != "" {
-			p.Message = fmt.Sprintf("Permission denied on chronyd's socket %s. Run the exporter as root or as a member of group %q, which owns %s; or use %s for the monitoring reports.",
-				perm.Path, perm.Group, dirOf(perm.Path), defaultUDP)
-		} else {
-			p.Message = fmt.Sprintf("Permission denied on chronyd's socket %s. Run the exporter as root or as a member of the group that owns %s; or use %s for the monitoring reports.",
-				perm.Path, dirOf(perm.Path), defaultUDP)
-		}
+		p.Message = permissionMessage(perm)
 	case errors.Is(err, chronyproto.ErrPermission):
 		p.Kind = KindPermission
-		p.Message = fmt.Sprintf("Permission denied on chronyd's socket at %s. Run the exporter as root or as a member of the group that owns the socket's directory; or use %s for the monitoring reports.", addr, defaultUDP)
+		p.Message = fmt.Sprintf("Permission denied on chronyd's socket at %s. Run the exporter as root or as chronyd's user, which owns the socket; or use %s for the monitoring reports.", addr, defaultUDP)
 	case errors.Is(err, chronyproto.ErrNotRunning):
 		p.Kind = KindNotRunning
 		p.Message = fmt.Sprintf("Unable to connect to chronyd at %s. Is the service running?", addr)
@@ -541,6 +548,45 @@ func connectionProblem(err error, addr string, info Info) Problem {
 		p.Message = fmt.Sprintf("Unable to read chronyd at %s.", addr)
 	}
 	return p
+}
+
+// fallbackProblem says that the automatic address read chronyd over UDP
+// because the socket refused the exporter, what that leaves out, and what
+// to do.
+func fallbackProblem(s *collector.Scrape, states []collector.CollectorState) Problem {
+	var skipped []string
+	for _, cs := range states {
+		if cs.Skipped != "" {
+			skipped = append(skipped, cs.Name)
+		}
+	}
+	msg := fmt.Sprintf("chronyd's Unix socket %s refused the exporter, so it reads chronyd over UDP (%s), which answers only the monitoring reports.",
+		s.FallbackFrom, s.Address)
+	if len(skipped) > 0 {
+		msg += fmt.Sprintf(" Skipped collectors: %s.", strings.Join(skipped, ", "))
+	}
+	var perm *chronyproto.PermissionError
+	if errors.As(s.FallbackErr, &perm) {
+		msg += " " + permissionMessage(perm)
+	}
+	msg += fmt.Sprintf(" To read over UDP on purpose, set --chrony.address=%s, which ends this notice.", s.Address)
+	return Problem{Kind: KindUDPFallback, Severity: "warning", Message: msg, Detail: s.FallbackErr.Error()}
+}
+
+// permissionMessage says who may use the socket by what was found, and
+// what to do.
+func permissionMessage(perm *chronyproto.PermissionError) string {
+	allowed := perm.Allowed()
+	who := "root"
+	if len(allowed) > 1 {
+		who = strings.Join(allowed[:len(allowed)-1], ", ") + " and " + allowed[len(allowed)-1]
+	}
+	msg := fmt.Sprintf("Permission denied on chronyd's socket %s: its directory %s is %s and the socket %s, so only %s can use it (a client needs write access to both; membership of chronyd's group is not enough). The exporter runs as %s.",
+		perm.Path, dirOf(perm.Path), perm.Dir, perm.Socket, who, perm.Self)
+	if u := perm.RunAs(); u != "" {
+		return msg + fmt.Sprintf(" Run the exporter as user %s (the shipped systemd unit and packages do), or use %s for the monitoring reports.", u, defaultUDP)
+	}
+	return msg + fmt.Sprintf(" Run the exporter as root, or use %s for the monitoring reports.", defaultUDP)
 }
 
 func dirOf(path string) string {
@@ -572,7 +618,7 @@ func collectorProblem(cs collector.CollectorState, addr string) Problem {
 	case errors.Is(cs.Err, chronyproto.ErrPermission):
 		p.Kind = KindPermission
 		p.Severity = "error"
-		p.Message = fmt.Sprintf("Permission denied reading the %s report. Run the exporter as root or in chronyd's group, or use %s for the monitoring reports.", p.Report, defaultUDP)
+		p.Message = fmt.Sprintf("Permission denied reading the %s report. Run the exporter as root or as chronyd's user, or use %s for the monitoring reports.", p.Report, defaultUDP)
 	case errors.Is(cs.Err, chronyproto.ErrTimeout):
 		p.Kind = KindTimeout
 		p.Message = fmt.Sprintf("chronyd at %s did not answer the %s report in time (--chrony.timeout).", addr, p.Report)
