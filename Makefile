@@ -24,7 +24,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) \
 # Every fuzz target, as package:target.
 FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' chronyproto/*_test.go | sed 's/^func //')
 
-.PHONY: all build exporter test test-deps lint fuzz bench demo demo-stop docker tarball clean
+.PHONY: all build exporter test test-deps lint fuzz bench demo demo-stop docker release tarball package clean
 
 all: lint build test
 
@@ -42,6 +42,10 @@ test-deps:
 	@scripts/need.sh promtool prometheus
 	@scripts/need.sh chromium chromium
 	@scripts/need.sh docker-compose docker-compose
+	@scripts/need.sh lintian lintian
+	@scripts/need.sh rpm rpm
+	@scripts/need.sh rpm2archive rpm2cpio
+	@scripts/need.sh systemd-analyze systemd
 
 test: test-deps
 	$(GO) test -race -count=1 -tags integration ./...
@@ -90,19 +94,68 @@ docker:
 	  --build-arg BRANCH=$(BRANCH) --build-arg BUILD_USER=$(BUILD_USER) \
 	  --build-arg BUILD_DATE=$(BUILD_DATE) .
 
-# A release tarball as promu lays it out: .tarballs/NAME.tar.gz holding
-# NAME/ with the static binary (cgo off, as .promu.yml), LICENSE, README.md
-# and CHANGELOG.md.
-TARBALL_ARCH ?= amd64
-TARBALL      := chrony_exporter-$(VERSION).linux-$(TARBALL_ARCH)
-tarball:
-	@rm -rf .build/$(TARBALL) && mkdir -p .build/$(TARBALL) .tarballs
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(TARBALL_ARCH) $(GO) build -ldflags '$(LDFLAGS)' -o .build/$(TARBALL)/chrony_exporter ./cmd/chrony_exporter
-	cp LICENSE README.md CHANGELOG.md .build/$(TARBALL)/
-	tar --owner=0 --group=0 --numeric-owner -czf .tarballs/$(TARBALL).tar.gz -C .build $(TARBALL)
-	@rm -rf .build/$(TARBALL); rmdir .build 2>/dev/null || true
-	@echo ">> .tarballs/$(TARBALL).tar.gz"
+# Release platforms as OS/ARCH, armv7 meaning GOARCH=arm GOARM=7 as in
+# promu; .promu.yml's crossbuild list must be the same (a test compares them).
+PLATFORMS   ?= linux/amd64 linux/arm64 linux/armv7 freebsd/amd64
+RELEASE_DIR ?= .tarballs
+PACKAGE_DIR ?= .packages
+BUILD_DIR   ?= .build
+# nfpm's architecture names; arm7 is armhf in a deb and armv7hl in an rpm.
+PACKAGE_ARCHS ?= amd64 arm64 arm7
+PACKAGE_MAINTAINER ?= chrony_exporter maintainers <maintainers@users.noreply.r-seed-db8b1ded.example>
+
+# static OS ARCH OUT [EXTRA_LDFLAGS]: links the exporter for one platform,
+# cgo off as in .promu.yml, with the version variables of LDFLAGS.
+static = case $(2) in armv7|arm7) goarch=arm goarm=7;; *) goarch=$(2) goarm=;; esac; \
+	CGO_ENABLED=0 GOOS=$(1) GOARCH=$$goarch GOARM=$$goarm $(GO) build -ldflags '$(LDFLAGS) $(4)' -o $(3) ./cmd/chrony_exporter
+
+# Release tarballs as promu lays them out: RELEASE_DIR/NAME.tar.gz holding
+# NAME/ with the static binary, LICENSE, README.md and CHANGELOG.md, NAME
+# being chrony_exporter-VERSION.OS-ARCH, and sha256sums.txt over them.
+release:
+	@rm -rf $(BUILD_DIR)/release $(RELEASE_DIR) && mkdir -p $(BUILD_DIR)/release $(RELEASE_DIR)
+	@set -e; for p in $(PLATFORMS); do \
+	  os=$${p%/*} arch=$${p#*/}; name=chrony_exporter-$(VERSION).$$os-$$arch; \
+	  mkdir $(BUILD_DIR)/release/$$name; \
+	  echo ">> $(RELEASE_DIR)/$$name.tar.gz"; \
+	  $(call static,$$os,$$arch,$(BUILD_DIR)/release/$$name/chrony_exporter); \
+	  cp LICENSE README.md CHANGELOG.md $(BUILD_DIR)/release/$$name/; \
+	  tar --owner=0 --group=0 --numeric-owner -czf $(RELEASE_DIR)/$$name.tar.gz -C $(BUILD_DIR)/release $$name; \
+	done
+	@cd $(RELEASE_DIR) && sha256sum *.tar.gz > sha256sums.txt
+	@rm -rf $(BUILD_DIR)/release; rmdir $(BUILD_DIR) 2>/dev/null || true
+	@echo ">> $(RELEASE_DIR)/sha256sums.txt"
+
+# The release tarballs (the name this target had before it built them all).
+tarball: release
+
+# .deb and .rpm packages for Linux in PACKAGE_DIR (packaging/nfpm.yaml). The
+# units are made here from the one unit in examples/systemd: the binary in
+# /usr/bin, and chronyd's user named chrony in the rpm. The binaries are
+# stripped (-s -w), as distributions ship them; panics still show stacks.
+UNIT := examples/systemd/chrony_exporter.service
+package:
+	@rm -rf $(BUILD_DIR)/package $(PACKAGE_DIR) && mkdir -p $(BUILD_DIR)/package/deb $(BUILD_DIR)/package/rpm $(PACKAGE_DIR)
+	@sed 's|^ExecStart=/usr/local/bin/chrony_exporter |ExecStart=/usr/bin/chrony_exporter |' $(UNIT) > $(BUILD_DIR)/package/deb/chrony_exporter.service
+	@sed 's/^User=_chrony$$/User=chrony/; s/^Group=_chrony$$/Group=chrony/' $(BUILD_DIR)/package/deb/chrony_exporter.service > $(BUILD_DIR)/package/rpm/chrony_exporter.service
+	@grep -q '^ExecStart=/usr/bin/chrony_exporter ' $(BUILD_DIR)/package/deb/chrony_exporter.service && \
+	  grep -qx 'User=chrony' $(BUILD_DIR)/package/rpm/chrony_exporter.service && \
+	  grep -qx 'Group=chrony' $(BUILD_DIR)/package/rpm/chrony_exporter.service || \
+	  { echo "$(UNIT) no longer has the ExecStart=, User= or Group= lines the package rewrites" >&2; exit 1; }
+	@{ printf 'chrony-exporter (%s) unstable; urgency=medium\n\n' '$(VERSION)'; \
+	  printf '  * Release %s: see CHANGELOG.md beside this file.\n\n' '$(VERSION)'; \
+	  printf ' -- %s  %s\n' '$(PACKAGE_MAINTAINER)' "$$(date -R)"; } | gzip -9n > $(BUILD_DIR)/package/changelog.gz
+	@set -e; for arch in $(PACKAGE_ARCHS); do \
+	  $(call static,linux,$$arch,$(BUILD_DIR)/package/chrony_exporter-$$arch,-s -w); \
+	  for packager in deb rpm; do \
+	    PKG_VERSION=$(VERSION) PKG_ARCH=$$arch PKG_MAINTAINER='$(PACKAGE_MAINTAINER)' \
+	    PKG_BINARY=$(BUILD_DIR)/package/chrony_exporter-$$arch PKG_UNITS=$(BUILD_DIR)/package \
+	    PKG_CHANGELOG_GZ=$(BUILD_DIR)/package/changelog.gz \
+	      $(GO) tool nfpm package --config packaging/nfpm.yaml --packager $$packager --target $(PACKAGE_DIR)/; \
+	  done; \
+	done
+	@rm -rf $(BUILD_DIR)/package; rmdir $(BUILD_DIR) 2>/dev/null || true
 
 clean:
 	rm -f chrony_exporter
-	rm -rf .build .tarballs
+	rm -rf $(BUILD_DIR) $(RELEASE_DIR) $(PACKAGE_DIR)
