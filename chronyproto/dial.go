@@ -25,6 +25,16 @@ var DefaultUDPAddrs = []netip.AddrPort{
 	netip.AddrPortFrom(netip.IPv6Loopback(), DefaultPort),
 }
 
+// DefaultUDPAddress is the first UDP address the automatic address tries,
+// as udp://ip:port: where a local chronyd answers the monitoring reports
+// without the Unix socket.
+func DefaultUDPAddress() string {
+	if len(DefaultUDPAddrs) == 0 {
+		return "udp://" + netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), DefaultPort).String()
+	}
+	return "udp://" + DefaultUDPAddrs[0].String()
+}
+
 // linkedDefaults, when set at link time, replaces DefaultSocketPaths and
 // DefaultUDPAddrs: a space-separated list of unix:///path and
 // udp://ip:port, as in

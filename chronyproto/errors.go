@@ -238,9 +238,9 @@ func (e *PermissionError) Error() string {
 	if e.modesAllowSelf() {
 		b.WriteString("; the modes let this process in, so something else refuses it: a read-only mount, SELinux or AppArmor")
 	} else if u := e.RunAs(); u != "" {
-		fmt.Fprintf(&b, "; run as user %s, which owns it (the shipped systemd unit does), or use UDP for the monitoring reports", u)
+		fmt.Fprintf(&b, "; run as user %s, which owns it (the shipped systemd unit does), or use UDP (%s) for the monitoring reports", u, DefaultUDPAddress())
 	} else {
-		b.WriteString("; run as root, or use UDP for the monitoring reports")
+		fmt.Fprintf(&b, "; run as root, or use UDP (%s) for the monitoring reports", DefaultUDPAddress())
 	}
 	return b.String()
 }

@@ -525,7 +525,7 @@ func problems(s *collector.Scrape, states []collector.CollectorState, addr strin
 
 // defaultUDP is the address that reaches a local chronyd's monitoring
 // reports without the Unix socket.
-const defaultUDP = "--chrony.address=udp://127.0.0.1:323"
+func defaultUDP() string { return "--chrony.address=" + chronyproto.DefaultUDPAddress() }
 
 func connectionProblem(err error, addr string, info Info) Problem {
 	p := Problem{Severity: "error", Detail: err.Error()}
@@ -536,7 +536,7 @@ func connectionProblem(err error, addr string, info Info) Problem {
 		p.Message = permissionMessage(perm)
 	case errors.Is(err, chronyproto.ErrPermission):
 		p.Kind = KindPermission
-		p.Message = fmt.Sprintf("Permission denied on chronyd's socket at %s. Run the exporter as root or as chronyd's user, which owns the socket; or use %s for the monitoring reports.", addr, defaultUDP)
+		p.Message = fmt.Sprintf("Permission denied on chronyd's socket at %s. Run the exporter as root or as chronyd's user, which owns the socket; or use %s for the monitoring reports.", addr, defaultUDP())
 	case errors.Is(err, chronyproto.ErrNotRunning):
 		p.Kind = KindNotRunning
 		p.Message = fmt.Sprintf("Unable to connect to chronyd at %s. Is the service running?", addr)
@@ -584,9 +584,9 @@ func permissionMessage(perm *chronyproto.PermissionError) string {
 	msg := fmt.Sprintf("Permission denied on chronyd's socket %s: its directory %s is %s and the socket %s, so only %s can use it (a client needs write access to both; membership of chronyd's group is not enough). The exporter runs as %s.",
 		perm.Path, dirOf(perm.Path), perm.Dir, perm.Socket, who, perm.Self)
 	if u := perm.RunAs(); u != "" {
-		return msg + fmt.Sprintf(" Run the exporter as user %s (the shipped systemd unit and packages do), or use %s for the monitoring reports.", u, defaultUDP)
+		return msg + fmt.Sprintf(" Run the exporter as user %s (the shipped systemd unit and packages do), or use %s for the monitoring reports.", u, defaultUDP())
 	}
-	return msg + fmt.Sprintf(" Run the exporter as root, or use %s for the monitoring reports.", defaultUDP)
+	return msg + fmt.Sprintf(" Run the exporter as root, or use %s for the monitoring reports.", defaultUDP())
 }
 
 func dirOf(path string) string {
@@ -618,7 +618,7 @@ func collectorProblem(cs collector.CollectorState, addr string) Problem {
 	case errors.Is(cs.Err, chronyproto.ErrPermission):
 		p.Kind = KindPermission
 		p.Severity = "error"
-		p.Message = fmt.Sprintf("Permission denied reading the %s report. Run the exporter as root or as chronyd's user, or use %s for the monitoring reports.", p.Report, defaultUDP)
+		p.Message = fmt.Sprintf("Permission denied reading the %s report. Run the exporter as root or as chronyd's user, or use %s for the monitoring reports.", p.Report, defaultUDP())
 	case errors.Is(cs.Err, chronyproto.ErrTimeout):
 		p.Kind = KindTimeout
 		p.Message = fmt.Sprintf("chronyd at %s did not answer the %s report in time (--chrony.timeout).", addr, p.Report)

@@ -54,6 +54,11 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Other identities run the binary too (unprivileged_test.go).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if err := buildExporter(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -75,11 +80,11 @@ func buildExporter(dir string) error {
 	return goBuild(exporterBin, raceBuild)
 }
 
-// goBuild builds the binary at path with the tests' version, with the
-// race detector when race is set.
-func goBuild(path string, race bool) error {
+// goBuild builds the binary at path with the tests' version and any
+// further ldflags, with the race detector when race is set.
+func goBuild(path string, race bool, ldflags ...string) error {
 	args := []string{"build", "-o", path,
-		"-ldflags", "-X github.com/prometheus/common/version.Version=" + wantVersion}
+		"-ldflags", strings.Join(append([]string{"-X github.com/prometheus/common/version.Version=" + wantVersion}, ldflags...), " ")}
 	if race {
 		args = append(args, "-race")
 	}
@@ -180,6 +185,8 @@ type launch struct {
 	bin    string       // the binary; "" is exporterBin
 	scheme string       // "" is http
 	client *http.Client // nil is http.DefaultClient
+	// cred is the identity the exporter runs as; nil is the test's.
+	cred *syscall.Credential
 }
 
 // launchExporter is startExporter for another binary (plainExporter) or
@@ -204,6 +211,9 @@ func launchExporter(t testing.TB, how launch, args ...string) *exporter {
 		e.cmd = exporterCommand(context.Background(), append([]string{"--web.listen-address=" + addr}, args...)...)
 		e.cmd.Path, e.cmd.Args[0] = bin, bin
 		e.cmd.Stderr = e.stderr
+		if how.cred != nil {
+			e.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: how.cred}
+		}
 		if err := e.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
