@@ -1,13 +1,16 @@
 package systemd_test
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/examples/systemd"
 )
 
 const (
@@ -18,71 +21,36 @@ const (
 	unitBinary = "/usr/local/bin/chrony_exporter"
 )
 
-type entry struct {
-	section, key, value string
-	line                int
-}
-
-// parseUnit reads a unit file the way systemd does for our purposes:
-// comments, blank lines, [Section] headers and Key=Value lines, nothing
-// else.
-func parseUnit(t *testing.T, path string) []entry {
+// readUnit parses the example unit, failing the test on anything the
+// parser does not accept.
+func readUnit(t *testing.T) systemd.Unit {
 	t.Helper()
-	f, err := os.Open(path)
+	f, err := os.Open(unitFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var es []entry
-	section := ""
-	keyRE := regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
-	s := bufio.NewScanner(f)
-	for n := 1; s.Scan(); n++ {
-		line := strings.TrimSpace(s.Text())
-		switch {
-		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
-		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
-			section = line[1 : len(line)-1]
-			if section != "Unit" && section != "Service" && section != "Install" {
-				t.Errorf("%s:%d: unexpected section [%s]", path, n, section)
-			}
-		default:
-			k, v, ok := strings.Cut(line, "=")
-			k = strings.TrimSpace(k)
-			if !ok || !keyRE.MatchString(k) {
-				t.Errorf("%s:%d: not Key=Value: %q", path, n, line)
-				continue
-			}
-			if section == "" {
-				t.Errorf("%s:%d: %s outside a section", path, n, k)
-			}
-			if strings.HasSuffix(v, `\`) {
-				t.Errorf("%s:%d: continuation lines are not expected", path, n)
-			}
-			es = append(es, entry{section, k, strings.TrimSpace(v), n})
-		}
+	u, err := systemd.Parse(f)
+	if err != nil {
+		t.Errorf("%s: %v", unitFile, err)
 	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return es
+	return u
 }
 
 // TestUnitKeys checks the unit's structure and the settings its comments
 // promise, whether or not systemd is installed here.
 func TestUnitKeys(t *testing.T) {
-	es := parseUnit(t, unitFile)
-	got := map[string][]string{}
-	for _, e := range es {
-		got[e.section+"."+e.key] = append(got[e.section+"."+e.key], e.value)
-	}
+	u := readUnit(t)
 	// What the unit's comments and the README promise.
 	want := map[string]string{
-		"Unit.Description":                "",
-		"Service.ExecStart":               unitBinary + " $ARGS",
-		"Service.EnvironmentFile":         "-/etc/default/chrony_exporter",
-		"Service.DynamicUser":             "yes",
-		"Service.SupplementaryGroups":     "_chrony",
+		"Unit.Description":        "",
+		"Service.ExecStart":       unitBinary + " $ARGS",
+		"Service.EnvironmentFile": "-/etc/default/chrony_exporter",
+		// chronyd's socket directory is 0750 and its socket 0755, so
+		// only its own user (or root) can use them; make package
+		// rewrites both to chrony for the rpm.
+		"Service.User":                    "_chrony",
+		"Service.Group":                   "_chrony",
 		"Service.ReadWritePaths":          "/run/chrony",
 		"Service.ProtectSystem":           "strict",
 		"Service.ProtectHome":             "yes",
@@ -94,25 +62,76 @@ func TestUnitKeys(t *testing.T) {
 		"Install.WantedBy":                "multi-user.target",
 	}
 	for k, v := range want {
-		vs, ok := got[k]
-		if !ok {
-			t.Errorf("%s: no %s=", unitFile, k)
-			continue
-		}
-		if k == "Unit.Description" {
-			if vs[0] == "" {
+		got, ok := u.Value(k)
+		switch {
+		case !ok:
+			t.Errorf("%s: %s= missing or set %d times", unitFile, k, len(u.Values(k)))
+		case k == "Unit.Description":
+			if got == "" {
 				t.Errorf("%s: empty Description=", unitFile)
 			}
-			continue
-		}
-		if vs[0] != v {
-			t.Errorf("%s: %s=%s, want %s", unitFile, k, vs[0], v)
+		case got != v:
+			t.Errorf("%s: %s=%s, want %s", unitFile, k, got, v)
 		}
 	}
-	for k, vs := range got {
-		if len(vs) > 1 && k != "Service.SystemCallFilter" {
-			t.Errorf("%s: %s set %d times", unitFile, k, len(vs))
+	// Settings that break the unit now that it runs as chronyd's user.
+	for k, why := range map[string]string{
+		"Service.DynamicUser":         "a dynamic user cannot use chronyd's socket (0755 in a 0750 directory)",
+		"Service.SupplementaryGroups": "chronyd's group has no write permission on its socket",
+		"Service.RemoveIPC":           "it would remove chronyd's IPC objects whenever the exporter stops",
+	} {
+		if vs := u.Values(k); len(vs) != 0 {
+			t.Errorf("%s: %s=%s set, but %s", unitFile, k, vs[0], why)
 		}
+	}
+	seen := map[string]int{}
+	for _, e := range u {
+		seen[e.Section+"."+e.Key]++
+	}
+	for k, n := range seen {
+		if n > 1 && k != "Service.SystemCallFilter" {
+			t.Errorf("%s: %s set %d times", unitFile, k, n)
+		}
+	}
+}
+
+// TestUnitCommentUDP checks that the alternative the header documents, UDP
+// without a shared identity, names the address form the exporter takes and
+// exactly the collectors that work over UDP.
+func TestUnitCommentUDP(t *testing.T) {
+	b, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var comment []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if text, ok := strings.CutPrefix(line, "#"); ok {
+			comment = append(comment, strings.TrimSpace(text))
+		}
+	}
+	text := strings.Join(comment, " ")
+	if !strings.Contains(text, `ARGS="--chrony.address=udp://127.0.0.1:323"`) {
+		t.Errorf("%s: the header does not show ARGS=\"--chrony.address=udp://127.0.0.1:323\"", unitFile)
+	}
+	m := regexp.MustCompile(`monitoring reports: ([a-z, ]+)\.`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("%s: the header does not list the monitoring reports (\"monitoring reports: a, b and c.\")", unitFile)
+	}
+	var listed []string
+	for _, part := range strings.Split(strings.ReplaceAll(m[1], " and ", ", "), ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			listed = append(listed, part)
+		}
+	}
+	var overUDP []string
+	for _, name := range collector.Names() {
+		if !collector.UnixOnly(name) {
+			overUDP = append(overUDP, name)
+		}
+	}
+	slices.Sort(listed)
+	if !slices.Equal(listed, overUDP) {
+		t.Errorf("%s: the header lists %v over UDP, the collectors that work over UDP are %v", unitFile, listed, overUDP)
 	}
 }
 
@@ -169,11 +188,9 @@ func exporterHelp(t *testing.T) string {
 }
 
 // TestUnitVerify runs systemd-analyze verify on the unit, when systemd is
-// installed here, with ExecStart pointed at an executable that exists. Any
-// message fails: verify warns about unknown keys but still exits 0.
+// installed here, with ExecStart pointed at an executable that exists.
 func TestUnitVerify(t *testing.T) {
-	sa, err := exec.LookPath("systemd-analyze")
-	if err != nil {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
 		t.Skip("systemd-analyze is not installed; TestUnitKeys checks the unit instead")
 	}
 	b, err := os.ReadFile(unitFile)
@@ -189,8 +206,7 @@ func TestUnitVerify(t *testing.T) {
 	if err := os.WriteFile(unit, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(sa, "verify", unit).CombinedOutput()
-	if err != nil || len(strings.TrimSpace(string(out))) != 0 {
-		t.Errorf("systemd-analyze verify %s: %v\n%s", unitFile, err, out)
+	if err := systemd.Verify(unit); err != nil {
+		t.Error(err)
 	}
 }
