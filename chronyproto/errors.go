@@ -226,15 +226,7 @@ func (e *PermissionError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "permission denied on chronyd's socket %s (directory %s %s, socket %s; this process: %s)",
 		e.Path, filepath.Dir(e.Path), e.Dir, e.Socket, e.Self)
-	allowed := e.Allowed()
-	switch {
-	case len(allowed) == 1:
-		b.WriteString(": only root can use it")
-	case len(allowed) == 2:
-		fmt.Fprintf(&b, ": only root and %s can use it", allowed[1])
-	default:
-		fmt.Fprintf(&b, ": only %s and %s can use it", strings.Join(allowed[:len(allowed)-1], ", "), allowed[len(allowed)-1])
-	}
+	b.WriteString(": only " + e.Who() + " can use it")
 	if e.modesAllowSelf() {
 		b.WriteString("; the modes let this process in, so something else refuses it: a read-only mount, SELinux or AppArmor")
 	} else if u := e.RunAs(); u != "" {
@@ -243,6 +235,16 @@ func (e *PermissionError) Error() string {
 		fmt.Fprintf(&b, "; run as root, or use UDP (%s) for the monitoring reports", DefaultUDPAddress())
 	}
 	return b.String()
+}
+
+// Who joins Allowed into a phrase: "root, user _chrony and members of
+// group _chrony".
+func (e *PermissionError) Who() string {
+	allowed := e.Allowed()
+	if len(allowed) == 1 {
+		return allowed[0]
+	}
+	return strings.Join(allowed[:len(allowed)-1], ", ") + " and " + allowed[len(allowed)-1]
 }
 
 // RunAs is the user to run as to use the socket: the owner of its

@@ -513,8 +513,8 @@ func TestUDPFallback(t *testing.T) {
 		t.Fatal("no collector skipped")
 	}
 	wantText(t, page,
-		"chronyd's Unix socket "+dead+" refused the exporter, so it reads chronyd over UDP ("+f.Addr()+"), which answers only the monitoring reports. Skipped collectors: "+strings.Join(skipped, ", ")+".",
-		"To read over UDP on purpose, set --chrony.address="+f.Addr()+", which ends this notice.",
+		"Reading chronyd over UDP ("+f.Addr()+"), which answers only the monitoring reports: its socket "+dead+" refused this exporter, so the "+joinAnd(skipped)+
+			" collectors are skipped. Set --chrony.address="+f.Addr()+" to choose UDP and end this notice.",
 		"Transport UDP (fall-back: "+dead+" refused the exporter)")
 	if st.Chronyd.FallbackFrom != dead || st.Chronyd.Transport != "udp" || !st.Chronyd.Up {
 		t.Errorf("chronyd %+v, want up over udp with fallback_from %s", st.Chronyd, dead)
@@ -526,7 +526,8 @@ func TestUDPFallback(t *testing.T) {
 	// Refused for permission, the notice says who may use the socket.
 	s := &collector.Scrape{Address: "udp://127.0.0.1:323", FallbackFrom: "/run/chrony/chronyd.sock", FallbackErr: stockRefusal()}
 	fb := fallbackProblem(s, []collector.CollectorState{{Name: "ntpdata", Skipped: "x"}, {Name: "tracking"}})
-	for _, w := range []string{"Skipped collectors: ntpdata.", "only root and user _chrony can use it", "Run the exporter as user _chrony"} {
+	for _, w := range []string{"so the ntpdata collectors are skipped; only root and user _chrony can use it",
+		"Run it as user _chrony (the shipped systemd unit and packages do), or set --chrony.address=udp://127.0.0.1:323 to choose UDP and end this notice."} {
 		if !strings.Contains(fb.Message, w) {
 			t.Errorf("fall-back message %q lacks %q", fb.Message, w)
 		}
@@ -542,14 +543,15 @@ func TestPermissionText(t *testing.T) {
 	}{
 		{
 			fmt.Errorf("dial: %w", stockRefusal()),
-			[]string{"Permission denied on chronyd's socket /run/chrony/chronyd.sock: its directory /run/chrony is 0750 _chrony:_chrony and the socket 0755 _chrony:_chrony, so only root and user _chrony can use it",
-				"membership of chronyd's group is not enough", "The exporter runs as user nobody (uid 65534), groups nogroup, _chrony.",
-				"Run the exporter as user _chrony (the shipped systemd unit and packages do), or use --chrony.address=udp://127.0.0.1:323"},
+			[]string{"Permission denied on chronyd's socket /run/chrony/chronyd.sock: only root and user _chrony can use it " +
+				"(directory /run/chrony 0750 _chrony:_chrony, socket 0755 _chrony:_chrony; membership of group _chrony is not enough). " +
+				"The exporter runs as user nobody (uid 65534), groups nogroup, _chrony. " +
+				"Run it as user _chrony (the shipped systemd unit and packages do), or use --chrony.address=udp://127.0.0.1:323 for the monitoring reports."},
 		},
 		{
 			&chronyproto.PermissionError{Path: "/run/chrony/chronyd.sock", Dir: chronyproto.FileOwner{Known: true, Mode: fs.ModeDir | 0o755, User: "root", Group: "root"},
 				Socket: chronyproto.FileOwner{Known: true, Mode: fs.ModeSocket | 0o700, User: "root", Group: "root"}, Err: fs.ErrPermission},
-			[]string{"so only root can use it", "Run the exporter as root, or use --chrony.address=udp://127.0.0.1:323"},
+			[]string{": only root can use it", "Run it as root, or use --chrony.address=udp://127.0.0.1:323"},
 		},
 		{
 			fmt.Errorf("automatic: %w", chronyproto.ErrPermission),

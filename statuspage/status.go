@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -560,33 +561,52 @@ func fallbackProblem(s *collector.Scrape, states []collector.CollectorState) Pro
 			skipped = append(skipped, cs.Name)
 		}
 	}
-	msg := fmt.Sprintf("chronyd's Unix socket %s refused the exporter, so it reads chronyd over UDP (%s), which answers only the monitoring reports.",
-		s.FallbackFrom, s.Address)
+	msg := fmt.Sprintf("Reading chronyd over UDP (%s), which answers only the monitoring reports: its socket %s refused this exporter", s.Address, s.FallbackFrom)
 	if len(skipped) > 0 {
-		msg += fmt.Sprintf(" Skipped collectors: %s.", strings.Join(skipped, ", "))
+		msg += fmt.Sprintf(", so the %s collectors are skipped", joinAnd(skipped))
 	}
 	var perm *chronyproto.PermissionError
 	if errors.As(s.FallbackErr, &perm) {
-		msg += " " + permissionMessage(perm)
+		msg += "; " + permissionFacts(perm) + " " + runAsAdvice(perm, "or set --chrony.address="+s.Address+" to choose UDP and end this notice.")
+	} else {
+		msg += fmt.Sprintf(". Set --chrony.address=%s to choose UDP and end this notice.", s.Address)
 	}
-	msg += fmt.Sprintf(" To read over UDP on purpose, set --chrony.address=%s, which ends this notice.", s.Address)
 	return Problem{Kind: KindUDPFallback, Severity: "warning", Message: msg, Detail: s.FallbackErr.Error()}
 }
 
 // permissionMessage says who may use the socket by what was found, and
 // what to do.
 func permissionMessage(perm *chronyproto.PermissionError) string {
-	allowed := perm.Allowed()
-	who := "root"
-	if len(allowed) > 1 {
-		who = strings.Join(allowed[:len(allowed)-1], ", ") + " and " + allowed[len(allowed)-1]
+	return fmt.Sprintf("Permission denied on chronyd's socket %s: %s %s", perm.Path, permissionFacts(perm),
+		runAsAdvice(perm, "or use "+defaultUDP()+" for the monitoring reports."))
+}
+
+// permissionFacts says who may use the socket and why, and who the
+// exporter is.
+func permissionFacts(perm *chronyproto.PermissionError) string {
+	group := ""
+	if perm.Dir.Known && !slices.Contains(perm.Allowed(), "members of group "+perm.Dir.Group) {
+		group = fmt.Sprintf("; membership of group %s is not enough", perm.Dir.Group)
 	}
-	msg := fmt.Sprintf("Permission denied on chronyd's socket %s: its directory %s is %s and the socket %s, so only %s can use it (a client needs write access to both; membership of chronyd's group is not enough). The exporter runs as %s.",
-		perm.Path, dirOf(perm.Path), perm.Dir, perm.Socket, who, perm.Self)
+	return fmt.Sprintf("only %s can use it (directory %s %s, socket %s%s). The exporter runs as %s.",
+		perm.Who(), dirOf(perm.Path), perm.Dir, perm.Socket, group, perm.Self)
+}
+
+// runAsAdvice is the first thing to do about a refused socket, then
+// otherwise.
+func runAsAdvice(perm *chronyproto.PermissionError, otherwise string) string {
 	if u := perm.RunAs(); u != "" {
-		return msg + fmt.Sprintf(" Run the exporter as user %s (the shipped systemd unit and packages do), or use %s for the monitoring reports.", u, defaultUDP())
+		return fmt.Sprintf("Run it as user %s (the shipped systemd unit and packages do), %s", u, otherwise)
 	}
-	return msg + fmt.Sprintf(" Run the exporter as root, or use %s for the monitoring reports.", defaultUDP())
+	return "Run it as root, " + otherwise
+}
+
+// joinAnd joins names as "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func dirOf(path string) string {

@@ -130,7 +130,7 @@ func TestUnprivilegedGroupMember(t *testing.T) {
 		t.Fatalf("problems %+v, want one permission error", doc.Problems)
 	}
 	msg := doc.Problems[0].Message
-	for _, w := range append(wantStockRefusal(l, "udp://127.0.0.1:323"), "Run the exporter as user "+l.User, "membership of chronyd's group is not enough") {
+	for _, w := range append(wantStockRefusal(l, "udp://127.0.0.1:323"), "Run it as user "+l.User, "membership of group "+l.User+" is not enough") {
 		if !strings.Contains(msg, w) {
 			t.Errorf("status page message lacks %q:\n%s", w, msg)
 		}
@@ -200,7 +200,7 @@ func TestUnprivilegedFallback(t *testing.T) {
 		t.Fatalf("problems %+v, want one fall-back warning", doc.Problems)
 	}
 	msg := doc.Problems[i].Message
-	for _, w := range append(wantStockRefusal(l, udpAddr(l)), "Run the exporter as user "+l.User, "Skipped collectors: "+strings.Join(skipped, ", ")+".", "--chrony.address="+udpAddr(l)) {
+	for _, w := range append(wantStockRefusal(l, udpAddr(l)), "Run it as user "+l.User, "so the "+strings.Join(skipped[:len(skipped)-1], ", ")+" and "+skipped[len(skipped)-1]+" collectors are skipped", "--chrony.address="+udpAddr(l)) {
 		if !strings.Contains(msg, w) {
 			t.Errorf("fall-back notice lacks %q:\n%s", w, msg)
 		}
