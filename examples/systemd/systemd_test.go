@@ -186,27 +186,3 @@ func exporterHelp(t *testing.T) string {
 	}
 	return string(out)
 }
-
-// TestUnitVerify runs systemd-analyze verify on the unit, when systemd is
-// installed here, with ExecStart pointed at an executable that exists.
-func TestUnitVerify(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("systemd-analyze is not installed; TestUnitKeys checks the unit instead")
-	}
-	b, err := os.ReadFile(unitFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.ReplaceAll(string(b), unitBinary, self)
-	unit := filepath.Join(t.TempDir(), unitFile)
-	if err := os.WriteFile(unit, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := systemd.Verify(unit); err != nil {
-		t.Error(err)
-	}
-}
