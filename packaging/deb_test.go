@@ -217,14 +217,9 @@ func TestDebInstallRunRemove(t *testing.T) {
 // readInstalledUnit parses an installed unit file.
 func readInstalledUnit(t *testing.T, path string) systemd.Unit {
 	t.Helper()
-	f, err := os.Open(path)
+	u, err := systemd.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	u, err := systemd.Parse(f)
-	if err != nil {
-		t.Errorf("%s: %v", path, err)
 	}
 	return u
 }

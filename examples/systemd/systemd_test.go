@@ -25,14 +25,9 @@ const (
 // parser does not accept.
 func readUnit(t *testing.T) systemd.Unit {
 	t.Helper()
-	f, err := os.Open(unitFile)
+	u, err := systemd.ParseFile(unitFile)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	u, err := systemd.Parse(f)
-	if err != nil {
-		t.Errorf("%s: %v", unitFile, err)
 	}
 	return u
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -64,6 +65,20 @@ func Parse(r io.Reader) (Unit, error) {
 		errs = append(errs, err)
 	}
 	return u, errors.Join(errs...)
+}
+
+// ParseFile parses the unit file at path (see Parse).
+func ParseFile(path string) (Unit, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Unit{}, err
+	}
+	defer f.Close()
+	u, err := Parse(f)
+	if err != nil {
+		return u, fmt.Errorf("%s: %w", path, err)
+	}
+	return u, nil
 }
 
 // Values returns every value of Section.Key (e.g. "Service.User"), in order.
