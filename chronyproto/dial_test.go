@@ -147,6 +147,18 @@ func TestPermissionErrorText(t *testing.T) {
 		allowed: []string{"root", "user _chrony", "members of group _chrony"},
 		want:    []string{"only root, user _chrony and members of group _chrony can use it", "run as user _chrony"},
 	}, {
+		name: "open to all", dir: chrony(fs.ModeDir | 0o777), socket: chrony(fs.ModeSocket | 0o777), self: Identity{UID: 1000, User: "alice"},
+		allowed: []string{"root", "user _chrony", "members of group _chrony", "everyone"},
+		want:    []string{"only root, user _chrony, members of group _chrony and everyone can use it", "something else refuses it"},
+	}, {
+		name: "refused in an allowed group", dir: chrony(fs.ModeDir | 0o770), socket: chrony(fs.ModeSocket | 0o770), self: Identity{UID: 1000, User: "alice", Groups: []string{"alice", "_chrony"}},
+		allowed: []string{"root", "user _chrony", "members of group _chrony"},
+		want:    []string{"something else refuses it"},
+	}, {
+		name: "a socket of another owner", dir: chrony(fs.ModeDir | 0o770), socket: FileOwner{Known: true, Mode: fs.ModeSocket | 0o700, User: "root", Group: "root"}, self: Identity{UID: 1000, User: "alice"},
+		allowed: []string{"root"},
+		want:    []string{"only root can use it", "run as root"},
+	}, {
 		name: "a root-owned directory", dir: FileOwner{Known: true, Mode: fs.ModeDir | 0o755, User: "root", Group: "root"}, socket: chrony(fs.ModeSocket | 0o755), self: nobody,
 		allowed: []string{"root"},
 		want:    []string{"only root can use it", "run as root, or use UDP"},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -227,7 +228,7 @@ func (e *PermissionError) Error() string {
 	fmt.Fprintf(&b, "permission denied on chronyd's socket %s (directory %s %s, socket %s; this process: %s)",
 		e.Path, filepath.Dir(e.Path), e.Dir, e.Socket, e.Self)
 	b.WriteString(": only " + e.Who() + " can use it")
-	if e.modesAllowSelf() {
+	if e.ModesAllowSelf() {
 		b.WriteString("; the modes let this process in, so something else refuses it: a read-only mount, SELinux or AppArmor")
 	} else if u := e.RunAs(); u != "" {
 		fmt.Fprintf(&b, "; run as user %s, which owns it (the shipped systemd unit does), or use UDP (%s) for the monitoring reports", u, DefaultUDPAddress())
@@ -258,10 +259,21 @@ func (e *PermissionError) RunAs() string {
 	return ""
 }
 
-// modesAllowSelf reports whether this process is root or the user the
-// modes let in: then the refusal came from elsewhere.
-func (e *PermissionError) modesAllowSelf() bool {
-	return e.Self.UID == 0 || (e.Dir.Known && e.Self.UID == e.Dir.UID && e.RunAs() != "")
+// ModesAllowSelf reports whether the modes let this process in: then the
+// refusal came from elsewhere.
+func (e *PermissionError) ModesAllowSelf() bool {
+	if e.Self.UID == 0 {
+		return true
+	}
+	for _, a := range e.Allowed() {
+		switch {
+		case a == "everyone",
+			a == "user "+e.Dir.User && e.Self.UID == e.Dir.UID,
+			a == "members of group "+e.Dir.Group && slices.Contains(e.Self.Groups, e.Dir.Group):
+			return true
+		}
+	}
+	return false
 }
 
 // Unwrap returns the underlying error.

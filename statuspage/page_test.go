@@ -550,8 +550,13 @@ func TestPermissionText(t *testing.T) {
 		},
 		{
 			&chronyproto.PermissionError{Path: "/run/chrony/chronyd.sock", Dir: chronyproto.FileOwner{Known: true, Mode: fs.ModeDir | 0o755, User: "root", Group: "root"},
-				Socket: chronyproto.FileOwner{Known: true, Mode: fs.ModeSocket | 0o700, User: "root", Group: "root"}, Err: fs.ErrPermission},
+				Socket: chronyproto.FileOwner{Known: true, Mode: fs.ModeSocket | 0o700, User: "root", Group: "root"}, Self: stockRefusal().Self, Err: fs.ErrPermission},
 			[]string{": only root can use it", "Run it as root, or use --chrony.address=udp://127.0.0.1:323"},
+		},
+		{
+			&chronyproto.PermissionError{Path: "/run/chrony/chronyd.sock", Dir: stockRefusal().Dir, Socket: stockRefusal().Socket,
+				Self: chronyproto.Identity{UID: 102, User: "_chrony"}, Err: fs.ErrPermission},
+			[]string{"something else refuses it: a read-only mount, SELinux or AppArmor. Allow it there, or use --chrony.address=udp://127.0.0.1:323"},
 		},
 		{
 			fmt.Errorf("automatic: %w", chronyproto.ErrPermission),

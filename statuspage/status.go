@@ -585,7 +585,7 @@ func permissionMessage(perm *chronyproto.PermissionError) string {
 // exporter is.
 func permissionFacts(perm *chronyproto.PermissionError) string {
 	group := ""
-	if perm.Dir.Known && !slices.Contains(perm.Allowed(), "members of group "+perm.Dir.Group) {
+	if perm.RunAs() != "" && !slices.Contains(perm.Allowed(), "members of group "+perm.Dir.Group) {
 		group = fmt.Sprintf("; membership of group %s is not enough", perm.Dir.Group)
 	}
 	return fmt.Sprintf("only %s can use it (directory %s %s, socket %s%s). The exporter runs as %s.",
@@ -595,6 +595,9 @@ func permissionFacts(perm *chronyproto.PermissionError) string {
 // runAsAdvice is the first thing to do about a refused socket, then
 // otherwise.
 func runAsAdvice(perm *chronyproto.PermissionError, otherwise string) string {
+	if perm.ModesAllowSelf() {
+		return "The modes let the exporter in, so something else refuses it: a read-only mount, SELinux or AppArmor. Allow it there, " + otherwise
+	}
 	if u := perm.RunAs(); u != "" {
 		return fmt.Sprintf("Run it as user %s (the shipped systemd unit and packages do), %s", u, otherwise)
 	}
