@@ -12,7 +12,10 @@ import (
 // Help texts follow chronyc's manual for the ntpdata report: the last
 // valid response of each NTP source and the counters of its packets. The
 // first five names are SuperQ/chrony_exporter's (jitter asymmetry is a
-// ratio despite its name).
+// ratio despite its name). The response's stratum and leap indicator are
+// not here: sources and selectdata export them for every source. Which of
+// chronyd's tests the response failed is a count, not a label, because a
+// label that changes with the samples makes a new series each time.
 var (
 	peerOffset = gauge("ntpdata", "sources_peer_offset_seconds",
 		"Local clock offset from the source in the last measurement.", sourceLabelNames...).ofChronyFloats()
@@ -28,10 +31,6 @@ var (
 		"How the source is reached and answers, as labels: local address, remote port, NTP version and mode of the last valid response, the source's own reference ID, where transmit and receive timestamps are taken, whether the response was interleaved and whether authentication is enabled.",
 		"source_address", "source_name", "local_address", "remote_port", "version", "mode", "reference_id",
 		"tx_timestamping", "rx_timestamping", "interleaved", "authenticated")
-	peerLeapStatus = gauge("ntpdata", "sources_peer_leap_status",
-		"Leap indicator of the last valid response: 0 normal, 1 insert second, 2 delete second, 3 not synchronised.", sourceLabelNames...)
-	peerStratum = gauge("ntpdata", "sources_peer_stratum",
-		"Stratum in the last valid response.", sourceLabelNames...)
 	peerPoll = gauge("ntpdata", "sources_peer_poll_interval_seconds",
 		"Polling interval in the last valid response.", sourceLabelNames...)
 	peerPrecision = gauge("ntpdata", "sources_peer_precision_seconds",
@@ -42,9 +41,6 @@ var (
 		"Root dispersion in the last valid response.", sourceLabelNames...).ofChronyFloats()
 	peerRefTime = gauge("ntpdata", "sources_peer_reference_timestamp_seconds",
 		"Reference timestamp in the last valid response.", sourceLabelNames...)
-	peerTests = gauge("ntpdata", "sources_peer_tests_info",
-		"Results of chronyd's tests on the last response, as chronyc's \"NTP tests\" line shows them: tests 1-3, 5-7 and A-D, 1 for passed.",
-		"source_address", "source_name", "tests")
 	peerTestsFailed = gauge("ntpdata", "sources_peer_tests_failed",
 		"Number of chronyd's tests the last response failed.", sourceLabelNames...)
 	peerTx = counter("ntpdata", "sources_peer_requests_sent_total",
@@ -62,12 +58,14 @@ var (
 
 func init() {
 	register(&reportCollector{
-		name:           "ntpdata",
-		help:           "the last NTP response of every NTP source and its packet counters (chronyc ntpdata)",
-		reports:        []chronyproto.Report{chronyproto.ReportNTPData},
-		extra:          []chronyproto.Report{chronyproto.ReportSourceName},
-		unixOnly:       true,
-		defaultEnabled: true,
+		name:     "ntpdata",
+		help:     "the last NTP response of every NTP source and its packet counters (chronyc ntpdata)",
+		reports:  []chronyproto.Report{chronyproto.ReportNTPData},
+		extra:    []chronyproto.Report{chronyproto.ReportSourceName},
+		unixOnly: true,
+		// The remote side's view of each source, for debugging a source:
+		// many series a source that no panel or alert needs.
+		defaultEnabled: false,
 		update:         updateNTPData,
 	})
 }
@@ -109,14 +107,11 @@ func updateNTPData(s *scrape, ch sink) {
 		peerInfo.emit(ch, 1, lv[0], lv[1], d.LocalAddr.String(), strconv.Itoa(int(d.RemotePort)), strconv.Itoa(int(d.Version)),
 			d.Mode.String(), fmt.Sprintf("%08X", d.RefID), d.TxTimestamping.String(), d.RxTimestamping.String(),
 			yesNo(d.Flags&chronyproto.NTPInterleaved != 0), yesNo(d.Flags&chronyproto.NTPAuthEnabled != 0))
-		peerLeapStatus.emit(ch, float64(d.Leap), lv...)
-		peerStratum.emit(ch, float64(d.Stratum), lv...)
 		peerPoll.emit(ch, math.Ldexp(1, int(d.Poll)), lv...)
 		peerPrecision.emit(ch, math.Ldexp(1, int(d.Precision)), lv...)
 		peerRootDelay.emit(ch, d.RootDelay, lv...)
 		peerRootDispersion.emit(ch, d.RootDispersion, lv...)
 		peerRefTime.emit(ch, float64(d.RefTime.UnixNano())/1e9, lv...)
-		peerTests.emit(ch, 1, lv[0], lv[1], d.Flags.TestsString())
 		peerTestsFailed.emit(ch, float64(10-bits.OnesCount16(uint16(d.Flags&chronyproto.NTPTests))), lv...)
 	}
 }

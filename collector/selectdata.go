@@ -5,7 +5,8 @@ import (
 )
 
 // Help texts follow chronyc's manual for the selectdata report: why each
-// source is, or is not, selected.
+// source is, or is not, selected. The age of the last sample is not here:
+// sources exports it.
 var (
 	selectState = gauge("selectdata", "selectdata_state_info",
 		"The source's selection state: chronyc's letter and why the source is or is not selected (e.g. \"falseticker\", \"not synchronised\").",
@@ -15,8 +16,6 @@ var (
 	selectOptions = gauge("selectdata", "selectdata_options_info",
 		"Selection options of the source as configured and in effect, as chronyc prints them: N noselect, P prefer, T trust, R require, - unset.",
 		"source_address", "source_name", "configured", "effective")
-	selectLastSample = gauge("selectdata", "selectdata_last_sample_age_seconds",
-		"Time since the last sample of the source; absent while there is none.", sourceLabelNames...)
 	selectScore = gauge("selectdata", "selectdata_score",
 		"Score of the source for reselection; the selected source has 1.", sourceLabelNames...).ofChronyFloats()
 	selectLow = gauge("selectdata", "selectdata_interval_low_seconds",
@@ -27,12 +26,15 @@ var (
 
 func init() {
 	register(&reportCollector{
-		name:           "selectdata",
-		help:           "why each source is or is not selected (chronyc selectdata)",
-		reports:        []chronyproto.Report{chronyproto.ReportSelectData},
-		extra:          []chronyproto.Report{chronyproto.ReportSourceName},
-		unixOnly:       true,
-		defaultEnabled: true,
+		name:     "selectdata",
+		help:     "why each source is or is not selected (chronyc selectdata)",
+		reports:  []chronyproto.Report{chronyproto.ReportSelectData},
+		extra:    []chronyproto.Report{chronyproto.ReportSourceName},
+		unixOnly: true,
+		// Why a source is not selected, for debugging the selection:
+		// sources_state_info already says what the alerts need, and the
+		// status page reads the reasons whatever this flag says.
+		defaultEnabled: false,
 		update:         updateSelectData,
 	})
 }
@@ -52,9 +54,6 @@ func updateSelectData(s *scrape, ch sink) {
 		selectState.emit(ch, 1, lv[0], lv[1], string(rune(d.State)), d.State.String())
 		selectLeap.emit(ch, float64(d.Leap), lv...)
 		selectOptions.emit(ch, 1, lv[0], lv[1], d.ConfOptions.String(), d.EffOptions.String())
-		if src.HasSample {
-			selectLastSample.emit(ch, d.LastSampleAgo.Seconds(), lv...)
-		}
 		selectScore.emit(ch, d.Score, lv...)
 		selectLow.emit(ch, d.LoLimit, lv...)
 		selectHigh.emit(ch, d.HiLimit, lv...)
