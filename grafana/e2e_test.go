@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
+	"github.com/second-hand/chrony_exporter/collector"
 )
 
 const (
@@ -54,6 +56,29 @@ var noDataHere = []struct{ prefix, why string }{
 	{"chrony_authdata_key_id", "no authenticated source in the lab"},
 }
 
+// optIn returns the collectors, off by default, that the metrics need.
+func optIn(metrics []string) []string {
+	var out []string
+	for _, m := range metrics {
+		if c, ok := collector.MetricCollector(m); ok && c != "" && !collector.DefaultEnabled(c) && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// everyCollector is the flags that turn on every collector off by
+// default.
+func everyCollector() []string {
+	var flags []string
+	for _, name := range collector.Names() {
+		if !collector.DefaultEnabled(name) {
+			flags = append(flags, "--collector."+name)
+		}
+	}
+	return flags
+}
+
 func expectedEmpty(metrics []string) (string, bool) {
 	var why string
 	for _, m := range metrics {
@@ -72,8 +97,12 @@ func expectedEmpty(metrics []string) (string, bool) {
 }
 
 // TestEndToEnd runs the dashboard's queries and the rules on real data: a
-// chronyd lab, the exporter built from this tree, and Debian's Prometheus
-// scraping it every second with rules/chrony.rules.yml loaded.
+// chronyd lab, the exporter built from this tree with its default flags
+// and a second one with every collector on, and Debian's Prometheus
+// scraping both every second with rules/chrony.rules.yml loaded. On the
+// defaults every panel of the default rows has data, and a query that
+// needs a collector off by default has none, names the flag in its panel's
+// description, and has data from the second exporter.
 func TestEndToEnd(t *testing.T) {
 	prometheus, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -109,22 +138,32 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	exporterAddr := freeTCPAddr(t)
+	exporterAddr, fullAddr := freeTCPAddr(t), freeTCPAddr(t)
 	exp := startProcess(t, "chrony_exporter", exporter,
 		"--chrony.address=unix://"+lab.SocketPath,
 		"--web.listen-address="+exporterAddr,
 		"--chrony.timeout=2s",
 	)
-	waitFor(t, ctx, exp, "the exporter to serve chrony_up 1", func() error {
-		body, err := httpGet(ctx, "http://"+exporterAddr+"/metrics")
-		if err != nil {
-			return err
-		}
-		if !regexp.MustCompile(`(?m)^chrony_up 1$`).Match(body) {
-			return fmt.Errorf("no chrony_up 1 in /metrics")
-		}
-		return nil
-	})
+	full := startProcess(t, "chrony_exporter with every collector", exporter, append([]string{
+		"--chrony.address=unix://" + lab.SocketPath,
+		"--web.listen-address=" + fullAddr,
+		"--chrony.timeout=2s",
+	}, everyCollector()...)...)
+	for _, e := range []struct {
+		p    *process
+		addr string
+	}{{exp, exporterAddr}, {full, fullAddr}} {
+		waitFor(t, ctx, e.p, e.p.name+" to serve chrony_up 1", func() error {
+			body, err := httpGet(ctx, "http://"+e.addr+"/metrics")
+			if err != nil {
+				return err
+			}
+			if !regexp.MustCompile(`(?m)^chrony_up 1$`).Match(body) {
+				return fmt.Errorf("no chrony_up 1 in /metrics")
+			}
+			return nil
+		})
+	}
 
 	promAddr := freeTCPAddr(t)
 	config := filepath.Join(dir, "prometheus.yml")
@@ -137,8 +176,8 @@ rule_files:
 scrape_configs:
   - job_name: chrony
     static_configs:
-      - targets: [%q]
-`, rulesFile, exporterAddr))
+      - targets: [%q, %q]
+`, rulesFile, exporterAddr, fullAddr))
 	prom := startProcess(t, "prometheus", prometheus,
 		"--config.file="+config,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -206,7 +245,7 @@ scrape_configs:
 	// The job and instance variables, as Grafana runs label_values(): the
 	// label's values among the series the selector matches.
 	t.Run("variables", func(t *testing.T) {
-		want := map[string]string{"job": "chrony", "instance": instance}
+		want := map[string][]string{"job": {"chrony"}, "instance": {instance, fullAddr}}
 		labelValues := regexp.MustCompile(`^label_values\((.+), *(\w+)\)$`)
 		for _, v := range d.Templating.List {
 			if v.Type != "query" {
@@ -227,20 +266,28 @@ scrape_configs:
 			if err := json.Unmarshal(body, &r); err != nil {
 				t.Fatal(err)
 			}
-			if len(r.Data) != 1 || r.Data[0] != want[v.Name] {
-				t.Errorf("variable %s (%s) offers %v, want [%s]", v.Name, match, r.Data, want[v.Name])
+			slices.Sort(r.Data)
+			if w := slices.Sorted(slices.Values(want[v.Name])); !slices.Equal(r.Data, w) {
+				t.Errorf("variable %s (%s) offers %v, want %v", v.Name, match, r.Data, w)
 			}
 		}
 	})
 
 	// Every query of every panel, with the variables set as Grafana sets
-	// them: to this instance, and to All.
-	choices := []struct{ name, job, instance string }{
-		{"one instance", "chrony", grafanaRegexValue(instance)},
-		{"All", ".+", ".+"},
+	// them: to the exporter on defaults, to the one with every collector,
+	// and to All.
+	choices := []struct {
+		name, job, instance string
+		full                bool // every collector on
+	}{
+		{"defaults", "chrony", grafanaRegexValue(instance), false},
+		{"every collector", "chrony", grafanaRegexValue(fullAddr), true},
+		{"All", ".+", ".+", true},
 	}
 	queried := 0
+	defaultRows := map[string]bool{"Time synchronization": true, "NTP sources": true, "Source statistics": true}
 	for _, p := range panelsByRow(d) {
+		withData := false
 		for _, tg := range p.Targets {
 			sels, err := parseSelectors(tg.Expr)
 			if err != nil {
@@ -255,20 +302,33 @@ scrape_configs:
 			if p.Row == "Hardware RTC" && !empty {
 				t.Errorf("panel %q query %s is in the RTC row but is expected to have data here", p.Title, tg.RefID)
 			}
+			needs := optIn(metrics)
+			for _, c := range needs {
+				if !strings.Contains(p.Description, "--collector."+c) {
+					t.Errorf("panel %q query %s needs the %s collector, off by default, and the description does not name --collector.%s", p.Title, tg.RefID, c, c)
+				}
+			}
 			for _, c := range choices {
 				expr := substitute(tg.Expr, c.job, c.instance, e2eRateInterval)
 				res, err := api.query(expr)
 				queried++
+				wantEmpty, whyEmpty := empty, why
+				if len(needs) > 0 && !c.full {
+					wantEmpty, whyEmpty = true, "off by default: needs --collector."+strings.Join(needs, ", --collector.")
+				}
 				switch {
 				case err != nil:
 					t.Errorf("panel %q (row %q) query %s (%s): %v\n\texpr: %s", p.Title, p.Row, tg.RefID, c.name, err, expr)
-				case empty && len(res) != 0:
-					t.Errorf("panel %q query %s (%s) returned %d series, want none (%s): has the lab changed?\n\texpr: %s", p.Title, tg.RefID, c.name, len(res), why, expr)
-				case !empty && len(res) == 0:
+				case wantEmpty && len(res) != 0:
+					t.Errorf("panel %q query %s (%s) returned %d series, want none (%s): has the lab changed?\n\texpr: %s", p.Title, tg.RefID, c.name, len(res), whyEmpty, expr)
+				case !wantEmpty && len(res) == 0:
 					t.Errorf("panel %q (row %q) query %s (%s) returned no data\n\texpr: %s", p.Title, p.Row, tg.RefID, c.name, expr)
-				case !empty:
+				case !wantEmpty:
+					if !c.full {
+						withData = true
+					}
 					for _, s := range res {
-						if s.Metric["instance"] != instance || s.Metric["job"] != "chrony" {
+						if (s.Metric["instance"] != instance && s.Metric["instance"] != fullAddr) || s.Metric["job"] != "chrony" {
 							t.Errorf("panel %q query %s (%s) returned a series without job and instance: %v", p.Title, tg.RefID, c.name, s.Metric)
 							break
 						}
@@ -276,12 +336,16 @@ scrape_configs:
 				}
 			}
 		}
+		if defaultRows[p.Row] && !withData {
+			t.Errorf("panel %q of the default row %q has no data on the default flags", p.Title, p.Row)
+		}
 	}
-	t.Logf("ran %d panel queries, for this instance and for All; those of only RTC or NTS metrics must return nothing here", queried)
+	t.Logf("ran %d panel queries, on defaults, with every collector and for All; those of only RTC or NTS metrics must return nothing here, and those of collectors off by default nothing on defaults", queried)
 
 	// Stop both now, to see them go and leave nothing behind.
 	prom.stop(t)
 	exp.stop(t)
+	full.stop(t)
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(lab.SocketPath), "chrony_exporter.*"))
 	if len(left) != 0 {
 		t.Errorf("the exporter left its client socket behind: %v", left)
