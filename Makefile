@@ -66,10 +66,14 @@ fuzz:
 
 # The Go benchmarks (chronyproto, collector), then scrapes of the built
 # exporter, each beside a raw snapshot, against a real
-# chronyd with 1, 16 and 64 sources (latency p50/p99, series, RSS).
+# chronyd with 1, 16 and 64 sources (latency p50/p99, series, RSS), and its
+# series per collector. PEER, the path of a SuperQ/chrony_exporter binary
+# (optional, never needed to build or test), adds the comparison with it on
+# the same chronyd: make bench PEER=../shared/peers/superq_exporter
+PEER ?=
 bench: test-deps exporter
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./chronyproto/... ./collector/
-	$(GO) run ./internal/scrapebench -exporter ./chrony_exporter $(SCRAPEBENCH_FLAGS)
+	$(GO) run ./internal/scrapebench -exporter ./chrony_exporter $(if $(PEER),-peer $(PEER)) $(SCRAPEBENCH_FLAGS)
 
 # A sealed chronyd pair on loopback (8 sources, chronyd -x), the exporter on
 # :9123 against it and, when installed, Prometheus with the rules on :9090.

@@ -21,6 +21,18 @@
 // ones, so chronyd reports N+2. A lab of 64 sources takes about 40 s to
 // settle. It needs root, as the lab does.
 //
+// For each lab it also prints the series of a scrape with every collector
+// on, per collector: per reachable source, per unreachable source and per
+// host, grouped by collector.MetricCollector.
+//
+// With -peer PATH, the binary of SuperQ/chrony_exporter (an optional
+// measuring stick, never a dependency), each lab also compares four
+// exporters scraped in turn: ours with the collectors that export what
+// SuperQ's full set does, ours with its defaults, SuperQ with its defaults
+// and SuperQ with its full set (comparePeer):
+//
+//	go run ./internal/scrapebench -exporter ./chrony_exporter -sources 64 -peer ../shared/peers/superq_exporter
+//
 // With -rounds R, each lab is measured R times, each round with a new
 // exporter and a new raw-snapshot process, and the summary gives the
 // median p50 ratio with its range. The processes are placed on CPUs
@@ -92,6 +104,7 @@ func main() {
 	procs := flag.Int("gomaxprocs", 1, "GOMAXPROCS of the process taking the raw snapshots: the exporter's default, at which a raw snapshot also runs fastest")
 	rounds := flag.Int("rounds", 1, "rounds per lab, each with a new exporter and raw-snapshot process")
 	place := flag.Bool("place", true, "keep chronyd on the first CPU and the exporter, the raw-snapshot process and the scraper on the others")
+	peer := flag.String("peer", "", "SuperQ/chrony_exporter's binary: compare it, with its defaults and its full set, against the first -exporter with its defaults and with the collectors exporting what that full set does, on each lab")
 	flag.Parse()
 	if *rounds < 1 {
 		fatalf("-rounds: %d is not a positive number", *rounds)
@@ -116,6 +129,16 @@ func main() {
 		}
 		bins = append(bins, exporterBinary{name: name, path: path})
 	}
+	var peerPath string
+	if *peer != "" {
+		var err error
+		if peerPath, err = filepath.Abs(*peer); err == nil {
+			_, err = os.Stat(peerPath)
+		}
+		if err != nil {
+			fatalf("-peer: %v", err)
+		}
+	}
 
 	var pl *placement
 	if *place {
@@ -127,13 +150,16 @@ func main() {
 			fatalf("%v", err)
 		}
 	}
+	cfg := benchConfig{bins: bins, pl: pl, rounds: *rounds, warmup: *warmup, scrapes: *scrapes, procs: *procs, peer: peerPath}
 	var results []result
+	var labs []labResult
 	for _, n := range ns {
-		rs, err := measure(bins, pl, n, *rounds, *warmup, *scrapes, *procs)
+		lr, err := measure(cfg, n)
 		if err != nil {
 			fatalf("%d sources: %v", n, err)
 		}
-		results = append(results, rs...)
+		results = append(results, lr.rounds...)
+		labs = append(labs, lr)
 	}
 
 	fmt.Printf("\nscrapes of %s against a real chronyd (chronytest lab, Unix socket), %d per row, sequential, Accept-Encoding: gzip,\n"+
@@ -153,6 +179,12 @@ func main() {
 			float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024)
 	}
 	w.Flush()
+	for _, lr := range labs {
+		printSeriesByCollector(os.Stdout, lr.reachable, lr.series)
+		if lr.peer != nil {
+			printPeer(os.Stdout, *peer, *lr.peer)
+		}
+	}
 	if *rounds > 1 {
 		fmt.Println()
 		for _, n := range ns {
@@ -186,16 +218,34 @@ func ms(d time.Duration) string {
 // exporterBinary is an exporter build to measure.
 type exporterBinary struct{ name, path string }
 
+// benchConfig is what main's flags ask to measure.
+type benchConfig struct {
+	bins                           []exporterBinary
+	pl                             *placement // nil: processes are not placed
+	rounds, warmup, scrapes, procs int
+	peer                           string // SuperQ's binary, or "" for no comparison
+}
+
+// labResult is everything measured on one lab.
+type labResult struct {
+	reachable int
+	rounds    []result
+	series    []collectorSeries // of the first binary, every collector on
+	peer      *peerResult       // nil without -peer
+}
+
 // measure starts a lab of n reachable sources and measures it in rounds,
 // each binary in turn in every round, so that builds compared see the same
 // chronyd and the same hour of a shared machine; its processes are placed
-// by pl unless it is nil.
-func measure(bins []exporterBinary, pl *placement, n, rounds, warmup, scrapes, procs int) (rs []result, err error) {
+// by cfg.pl unless it is nil. Then it counts the first binary's series per
+// collector and, with a peer, compares it with the peer on the same lab.
+func measure(cfg benchConfig, n int) (lr labResult, err error) {
+	lr.reachable = n
 	fmt.Fprintf(os.Stderr, ">> %d reachable sources: starting chronyd...\n", n)
 	t0 := time.Now()
 	lab, err := chronytest.Start(context.Background(), chronytest.Config{Reachable: n})
 	if err != nil {
-		return nil, err
+		return lr, err
 	}
 	defer func() {
 		if cerr := lab.Close(); cerr != nil {
@@ -203,106 +253,46 @@ func measure(bins []exporterBinary, pl *placement, n, rounds, warmup, scrapes, p
 		}
 	}()
 	fmt.Fprintf(os.Stderr, ">> %d reachable sources: chronyd settled after %.1fs; scraping\n", n, time.Since(t0).Seconds())
-	if err := pl.placeChronyd(lab.PIDs()); err != nil {
-		return nil, err
+	if err := cfg.pl.placeChronyd(lab.PIDs()); err != nil {
+		return lr, err
 	}
-	for round := 1; round <= rounds; round++ {
-		for _, bin := range bins {
-			r, err := measureRound(bin.path, pl, lab, n, warmup, scrapes, procs)
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, bin := range cfg.bins {
+			r, err := measureRound(bin.path, cfg.pl, lab, n, cfg.warmup, cfg.scrapes, cfg.procs)
 			r.round, r.exporter = round, bin.name
 			if err != nil {
-				return rs, fmt.Errorf("%s, round %d: %w", bin.name, round, err)
+				return lr, fmt.Errorf("%s, round %d: %w", bin.name, round, err)
 			}
-			rs = append(rs, r)
+			lr.rounds = append(lr.rounds, r)
 		}
 	}
-	return rs, nil
+	if lr.series, err = seriesByCollector(cfg.bins[0].path, cfg.pl, lab, n); err != nil {
+		return lr, fmt.Errorf("series per collector: %w", err)
+	}
+	if cfg.peer != "" {
+		fmt.Fprintf(os.Stderr, ">> %d reachable sources: comparing with %s\n", n, cfg.peer)
+		pr, err := comparePeer(cfg.bins[0].path, cfg.peer, cfg.pl, lab, n, cfg.warmup, cfg.scrapes)
+		if err != nil {
+			return lr, fmt.Errorf("peer comparison: %w", err)
+		}
+		lr.peer = &pr
+	}
+	return lr, nil
 }
 
 // measureRound starts an exporter and a raw-snapshot process on lab and
 // measures them.
 func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scrapes, procs int) (r result, err error) {
 	r.reachable, r.scrapes = n, scrapes
-	addr, err := freeAddr()
+	exp, err := startExporter(pl, bin, "--chrony.address=unix://"+lab.SocketPath)
 	if err != nil {
 		return r, err
 	}
-	var log bytes.Buffer
-	cmd := exec.Command(bin, "--chrony.address=unix://"+lab.SocketPath, "--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := pl.start(cmd); err != nil {
+	defer exp.stop()
+	if err := exp.waitReady(oursReady(n, &r.sources)); err != nil {
 		return r, err
 	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
-
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		// The header is set by hand, as Prometheus does, and the body is
-		// read compressed: decompressing is the scraper's cost.
-		Transport: &http.Transport{DisableCompression: true},
-	}
-	url := "http://" + addr + "/metrics"
-	scrape := func() ([]byte, time.Duration, error) {
-		req, err := http.NewRequest(http.MethodGet, url, nil)
-		if err != nil {
-			return nil, 0, err
-		}
-		req.Header.Set("Accept-Encoding", "gzip")
-		// What Prometheus 2.x sends.
-		req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
-		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, 0, err
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		d := time.Since(start)
-		if err != nil {
-			return nil, 0, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, 0, fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		if resp.Header.Get("Content-Encoding") != "gzip" {
-			return nil, 0, fmt.Errorf("GET %s: not gzipped (Content-Encoding %q)", url, resp.Header.Get("Content-Encoding"))
-		}
-		return body, d, nil
-	}
-
-	// Ready when chronyd answers and reports every source.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		body, _, err := scrape()
-		if err == nil {
-			text, err := gunzip(body)
-			if err != nil {
-				return r, err
-			}
-			if regexp.MustCompile(`(?m)^chrony_up 1$`).Match(text) {
-				r.sources = countSeries(text, "chrony_sources_state_info{")
-				if r.sources == n+2 {
-					break
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			return r, fmt.Errorf("the exporter did not report chrony_up 1 and %d sources within 30s (last: %v)\n%s", n+2, err, log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cmd, scrape := exp.cmd, exp.scrape
 
 	raw, err := startRawSnapshots(pl, "unix://"+lab.SocketPath, procs)
 	if err != nil {
@@ -400,6 +390,127 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 	mem, err := proc.ReadMemory(cmd.Process.Pid)
 	r.rssKiB, r.hwmKiB = mem.RSSKiB, mem.HWMKiB
 	return r, err
+}
+
+// exporterProc is a running exporter, ours or the peer, listening on a
+// loopback port of its own.
+type exporterProc struct {
+	cmd    *exec.Cmd
+	log    bytes.Buffer
+	url    string
+	client *http.Client
+}
+
+// startExporter starts bin with args, a free loopback listen address and
+// warnings only, placed by pl.
+func startExporter(pl *placement, bin string, args ...string) (*exporterProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p := &exporterProc{
+		url: "http://" + addr + "/metrics",
+		client: &http.Client{
+			Timeout: 10 * time.Second,
+			// The header is set by hand, as Prometheus does, and the body is
+			// read compressed: decompressing is the scraper's cost.
+			Transport: &http.Transport{DisableCompression: true},
+		},
+	}
+	p.cmd = exec.Command(bin, append(args, "--web.listen-address="+addr, "--log.level=warn")...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := pl.start(p.cmd); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// stop ends the exporter: SIGTERM, then SIGKILL if it has not exited
+// after a while.
+func (p *exporterProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// scrape gets /metrics as Prometheus does and returns the gzipped body and
+// how long it took until its last byte.
+func (p *exporterProc) scrape() ([]byte, time.Duration, error) {
+	req, err := http.NewRequest(http.MethodGet, p.url, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	// What Prometheus 2.x sends.
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+	start := time.Now()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("GET %s: %s", p.url, resp.Status)
+	}
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		return nil, 0, fmt.Errorf("GET %s: not gzipped (Content-Encoding %q)", p.url, resp.Header.Get("Content-Encoding"))
+	}
+	return body, d, nil
+}
+
+// readyWithin is how long an exporter may take to report the whole lab.
+const readyWithin = 30 * time.Second
+
+// waitReady scrapes until ready accepts the (unzipped) exposition.
+func (p *exporterProc) waitReady(ready func(text []byte) error) error {
+	deadline := time.Now().Add(readyWithin)
+	for {
+		body, _, err := p.scrape()
+		if err == nil {
+			var text []byte
+			if text, err = gunzip(body); err != nil {
+				return err
+			}
+			if err = ready(text); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within %v (last: %v)\n%s", p.cmd.Path, readyWithin, err, p.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var upLine = regexp.MustCompile(`(?m)^chrony_up 1$`)
+
+// oursReady accepts an exposition of this project's exporter when chronyd
+// answered and every one of the lab's n+2 sources is listed, which it
+// stores in sources.
+func oursReady(n int, sources *int) func([]byte) error {
+	return func(text []byte) error {
+		if !upLine.Match(text) {
+			return errors.New("no chrony_up 1")
+		}
+		*sources = countSeries(text, "chrony_sources_state_info{")
+		if *sources != n+2 {
+			return fmt.Errorf("%d sources, want %d", *sources, n+2)
+		}
+		return nil
+	}
 }
 
 // rawSnapshots is the process that takes the raw snapshots: this program
