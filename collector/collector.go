@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,6 +74,28 @@ func DefaultReports() []chronyproto.Report {
 // UnixOnly reports whether a collector needs chronyd's Unix socket.
 func UnixOnly(name string) bool { return collectors[name].unixOnly }
 
+// pageReports are what the status page shows whatever the collectors'
+// flags: tracking, the sources with their selection data and configured
+// names, their statistics and the RTC.
+var pageReports = []chronyproto.Report{
+	chronyproto.ReportTracking, chronyproto.ReportSources, chronyproto.ReportSourceStats,
+	chronyproto.ReportSelectData, chronyproto.ReportSourceName, chronyproto.ReportRTC,
+}
+
+// reportAddedIn holds the reports that came after chrony 3.0, by the
+// release that added them: an older chronyd answers them as an unknown
+// command, INVALID (protocol reference §4.2 step 6, §7.1).
+var reportAddedIn = map[chronyproto.Report]string{
+	chronyproto.ReportSelectData: "4.0",
+	chronyproto.ReportAuthData:   "4.0",
+	chronyproto.ReportSourceName: "4.0",
+	chronyproto.ReportClients:    "4.0", // CLIENT_ACCESSES_BY_INDEX3
+}
+
+// ReportAddedIn returns the chrony release that added report r, or "" for
+// the reports every chronyd from 3.0 on answers.
+func ReportAddedIn(r chronyproto.Report) string { return reportAddedIn[r] }
+
 // The exporter's own metrics.
 var (
 	upMetric = gauge("", "up",
@@ -100,7 +123,7 @@ type Config struct {
 }
 
 // Exporter reads chronyd once per scrape and serves the result to every
-// concurrent scrape, the metrics and the status page alike.
+// concurrent scrape; the status page reads it on its own (Read).
 type Exporter struct {
 	*setup
 	logger log.Logger
@@ -109,10 +132,13 @@ type Exporter struct {
 	// dial connects to chronyd: cfg.Address, or a probe's target.
 	dial func(context.Context) (*chronyproto.Client, error)
 
-	mu     sync.Mutex // guards client
-	client *chronyproto.Client
+	// The scrapes and the status page each have their connection and
+	// their shared read: a page read, which asks for more, neither holds
+	// up a scrape (a client carries one exchange at a time) nor closes
+	// the scrapes' connection when it fails.
+	scrapeConn, pageConn     conn
+	scrapeFlight, pageFlight flight
 
-	flight flight
 	spares *spares
 
 	stateMu  sync.Mutex
@@ -126,6 +152,9 @@ type Exporter struct {
 type CollectorState struct {
 	Name    string
 	Skipped string    // why the collector did not run, or ""
+	// TooOld is set when it was skipped because chronyd is too old for
+	// its report.
+	TooOld bool
 	Err     error     // why it failed, or nil
 	Since   time.Time // when it entered its current state
 }
@@ -148,8 +177,14 @@ func New(cfg Config, logger log.Logger) (*Exporter, error) {
 type setup struct {
 	cfg     Config
 	enabled []*reportCollector
-	// What a read asks chronyd for over the Unix socket, over UDP, and
-	// over UDP because the automatic address could not use the socket.
+	// What a scrape asks chronyd for, and what a read for the status
+	// page asks for.
+	scrapePlans, pagePlans plans
+}
+
+// plans are what a read asks chronyd for over the Unix socket, over UDP,
+// and over UDP because the automatic address could not use the socket.
+type plans struct {
 	unix, udp, fallback readPlan
 }
 
@@ -183,10 +218,34 @@ func checkConfig(cfg Config) (*setup, error) {
 		}
 	}
 	st := &setup{cfg: cfg, enabled: enabled}
-	st.unix = st.plan("")
-	st.udp = st.plan("needs the Unix socket; chronyd is read over UDP")
-	st.fallback = st.plan("needs the Unix socket, which refused the exporter; chronyd is read over UDP")
+	st.scrapePlans = plans{
+		unix:     st.plan(""),
+		udp:      st.plan("needs the Unix socket; chronyd is read over UDP"),
+		fallback: st.plan("needs the Unix socket, which refused the exporter; chronyd is read over UDP"),
+	}
+	st.pagePlans = plans{
+		unix:     pagePlan(st.scrapePlans.unix, false),
+		udp:      pagePlan(st.scrapePlans.udp, true),
+		fallback: pagePlan(st.scrapePlans.fallback, true),
+	}
 	return st, nil
+}
+
+// pagePlan is scrape plan p with the reports the status page shows added;
+// over UDP only those chronyd answers there by default (selectdata needs
+// the Unix socket, and the page does without its reasons). The collectors
+// skipped are the scrape's.
+func pagePlan(p readPlan, udp bool) readPlan {
+	out := readPlan{reports: slices.Clone(p.reports), skipped: p.skipped}
+	for _, r := range pageReports {
+		if udp && !slices.Contains(chronyproto.UDPReports, r) {
+			continue
+		}
+		if !slices.Contains(out.reports, r) {
+			out.reports = append(out.reports, r)
+		}
+	}
+	return out
 }
 
 // plan works out a read: over UDP (udpSkip is not ""), the collectors that
@@ -218,15 +277,25 @@ func newExporter(st *setup, logger log.Logger, sp *spares) *Exporter {
 	return e
 }
 
-// Close releases the connection to chronyd.
+// conn is one connection to chronyd, dialled when a read needs it.
+type conn struct {
+	mu     sync.Mutex // guards client
+	client *chronyproto.Client
+}
+
+// Close releases the connections to chronyd.
 func (e *Exporter) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.client == nil {
+	return errors.Join(e.scrapeConn.close(), e.pageConn.close())
+}
+
+func (c *conn) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == nil {
 		return nil
 	}
-	err := e.client.Close()
-	e.client = nil
+	err := c.client.Close()
+	c.client = nil
 	return err
 }
 
@@ -255,56 +324,74 @@ type Scrape struct {
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
-	return e.flight.do(ctx, e.read)
+	return e.scrapeFlight.do(ctx, e.read)
 }
 
+// read is one scrape's read of chronyd.
 func (e *Exporter) read(ctx context.Context) *Scrape {
+	return e.readWith(ctx, &e.scrapeConn, &e.scrapePlans)
+}
+
+// readPage is one read of chronyd for the status page.
+func (e *Exporter) readPage(ctx context.Context) *Scrape {
+	return e.readWith(ctx, &e.pageConn, &e.pagePlans)
+}
+
+// readWith reads chronyd over c, asking for what ps plans for c's
+// transport.
+func (e *Exporter) readWith(ctx context.Context, c *conn, ps *plans) *Scrape {
 	s := &Scrape{Start: time.Now()}
 	defer func() { s.Duration = time.Since(s.Start) }()
-	client, err := e.connect(ctx)
+	client, err := e.connect(ctx, c)
 	if err != nil {
 		s.Err = err
 		return s
 	}
 	s.Address = client.Address()
 	s.FallbackFrom, s.FallbackErr = client.Fallback()
-	plan := e.unix
+	plan := &ps.unix
 	switch {
 	case s.FallbackErr != nil:
-		plan = e.fallback
+		plan = &ps.fallback
 	case client.Network() == "udp":
-		plan = e.udp
+		plan = &ps.udp
 	}
 	s.Skipped = plan.skipped
+	if len(plan.reports) == 0 {
+		// Every collector is off or skipped. Snapshot reads every report
+		// when given none, so there is nothing to call it with.
+		s.Snapshot = &chronyproto.Snapshot{}
+		return s
+	}
 	snap, err := client.Snapshot(ctx, plan.reports...)
 	s.Snapshot = snap
 	if err != nil {
 		s.Err = err
-		// The next scrape dials again: chronyd may have restarted.
-		e.mu.Lock()
-		if e.client == client {
-			e.client = nil
+		// The next read dials again: chronyd may have restarted.
+		c.mu.Lock()
+		if c.client == client {
+			c.client = nil
 		}
-		e.mu.Unlock()
+		c.mu.Unlock()
 		client.Close()
 	}
 	return s
 }
 
-// connect returns the connection to chronyd, dialling it when there is
+// connect returns c's connection to chronyd, dialling it when there is
 // none.
-func (e *Exporter) connect(ctx context.Context) (*chronyproto.Client, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.client != nil {
-		return e.client, nil
+func (e *Exporter) connect(ctx context.Context, c *conn) (*chronyproto.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client != nil {
+		return c.client, nil
 	}
-	c, err := e.dial(ctx)
+	client, err := e.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e.client = c
-	return c, nil
+	c.client = client
+	return client, nil
 }
 
 // flight lets concurrent callers share one read of chronyd.
@@ -420,11 +507,12 @@ func (e *Exporter) render(ctx context.Context, s *Scrape, ch sink) {
 	}
 	sc.labelSources()
 	for _, c := range e.enabled {
-		if _, skipped := s.Skipped[c.name]; skipped {
+		st := e.state(s, c)
+		if st.Skipped != "" {
 			continue
 		}
 		c.update(sc, ch)
-		successMetric.emit(ch, boolValue(e.collectorErr(s, c) == nil), c.name)
+		successMetric.emit(ch, boolValue(st.Err == nil), c.name)
 		durationMetric.emit(ch, time.Since(s.Start).Seconds(), c.name)
 	}
 	e.record(s)
@@ -459,6 +547,43 @@ func (e *Exporter) collectorErr(s *Scrape, c *reportCollector) error {
 	return nil
 }
 
+// state is what read s makes of collector c: skipped, failed or fine.
+//
+// A collector on by default whose report this chronyd is too old for is
+// skipped, as one that needs the Unix socket is over UDP: an old chronyd
+// (3.5 on Ubuntu 20.04) is how the machine is, not a failure, and failing
+// it on every scrape would keep an alert firing that nothing but a
+// distribution upgrade ends. A collector the user turned on fails
+// visibly. chronyd says "too old" only when asked, so every read asks
+// again: one request per such report, in the read's first window (no
+// extra round trip), and a chronyd upgraded meanwhile is seen at once,
+// with no re-check to schedule.
+func (e *Exporter) state(s *Scrape, c *reportCollector) CollectorState {
+	if why, ok := s.Skipped[c.name]; ok {
+		return CollectorState{Name: c.name, Skipped: why}
+	}
+	err := e.collectorErr(s, c)
+	if err != nil && s.Snapshot != nil && !e.cfg.Enabled[c.name] && errors.Is(err, chronyproto.ErrTooOld) {
+		return CollectorState{Name: c.name, Skipped: tooOldReason(err, c), TooOld: true}
+	}
+	return CollectorState{Name: c.name, Err: err}
+}
+
+// tooOldReason says which report this chronyd is too old for, and since
+// when chrony has it. The protocol does not tell chronyd's version.
+func tooOldReason(err error, c *reportCollector) string {
+	report := c.name
+	var se *chronyproto.StatusError
+	if errors.As(err, &se) {
+		report = se.Report.String()
+	}
+	why := "this chronyd is too old for the " + report + " report"
+	if se != nil && reportAddedIn[se.Report] != "" {
+		why += " (chrony " + reportAddedIn[se.Report] + " added it)"
+	}
+	return why
+}
+
 // record keeps each collector's state and logs its changes: once at warn
 // when it starts failing, once at info when it recovers; not every scrape.
 func (e *Exporter) record(s *Scrape) {
@@ -476,7 +601,7 @@ func (e *Exporter) record(s *Scrape) {
 	}
 	e.recordFallback(s)
 	for _, c := range e.enabled {
-		next := CollectorState{Name: c.name, Skipped: s.Skipped[c.name], Err: e.collectorErr(s, c)}
+		next := e.state(s, c)
 		prev, ok := e.states[c.name]
 		if ok && prev.Skipped == next.Skipped && errText(prev.Err) == errText(next.Err) {
 			continue
@@ -528,13 +653,42 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// Read reads chronyd (or joins a read in progress) as a scrape does, keeps
-// and logs the collectors' states, and returns both: the status page shows
-// what the metrics would.
+// Read reads chronyd for the status page (or joins such a read in
+// progress) within the deadline of ctx, capped by the configured timeout.
+// It returns the read and the state every enabled collector would have
+// from it, sorted by name.
+//
+// The page's read is its own, not a scrape's: it asks for every report
+// the page shows (tracking, the sources with their selection data and
+// names, sourcestats, the RTC) whatever the collectors' flags, and for
+// what the enabled collectors read, which are the states it shows. Over
+// UDP it leaves out what UDP does not answer, as scrapes do. The scrapes
+// ask for their collectors' reports only, so a page view costs them
+// nothing.
+//
+// Read records no state and logs nothing: the collectors' states and log
+// lines are the scrapes' history, what Prometheus and the alerts see. A
+// page read asks for more than a scrape and may fail where scrapes do not
+// (a timeout on its extra requests); recording it would log failures and
+// recoveries the metrics never had, and move the states' Since. The states
+// returned keep the recorded Since where the scrapes saw the same, and
+// start at this read where they did not.
 func (e *Exporter) Read(ctx context.Context) (*Scrape, []CollectorState) {
-	s := e.Scrape(ctx)
-	e.record(s)
-	return s, e.States()
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	s := e.pageFlight.do(ctx, e.readPage)
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	out := make([]CollectorState, 0, len(e.enabled))
+	for _, c := range e.enabled {
+		st := e.state(s, c)
+		st.Since = s.Start
+		if prev, ok := e.states[c.name]; ok && prev.Skipped == st.Skipped && errText(prev.Err) == errText(st.Err) {
+			st.Since = prev.Since
+		}
+		out = append(out, st)
+	}
+	return s, out
 }
 
 // States returns the state of every enabled collector after the last

@@ -1,8 +1,10 @@
 // Package statuspage serves the exporter's own page at /: the chrony
 // dashboard a person opens to see whether the machine's clock is right,
 // and if not, why. It reads chronyd through the collectors' snapshot path
-// (collector.Exporter.Read), fresh on every load, so the page and /metrics
-// cannot disagree; /api/status serves the same data as JSON.
+// (collector.Exporter.Read), fresh on every load: the reports it shows
+// whatever the metric flags, and the enabled collectors' own, so that it
+// shows how each collector fares. /api/status serves the same data as
+// JSON.
 package statuspage
 
 import (
@@ -191,6 +193,15 @@ var funcs = template.FuncMap{
 		return Since(*t, now)
 	},
 	"word": signWord,
+	// alerting: a banner of notices alone is no alert to announce.
+	"alerting": func(ps []Problem) bool {
+		for _, p := range ps {
+			if p.Severity != "info" {
+				return true
+			}
+		}
+		return false
+	},
 	"deref": func(x *Float) Float {
 		if x == nil {
 			return 0

@@ -449,16 +449,22 @@ func TestBannerNeedsUnixSocket(t *testing.T) {
 		"--no-collector.serverstats", "serverstats error")
 }
 
+// TestBannerTooOld: a collector the user turned on whose report chronyd is
+// too old for is a warning; the notice of the missing reports follows it.
 func TestBannerTooOld(t *testing.T) {
 	r := captures(t)
 	r.DeleteCommand(cmdSelectData) // answered INVALID, as by chronyd 3.x
 	f := chronytest.NewFake(t, "unixgram", r)
-	p := newTestPage(t, collector.Config{Address: f.Addr()})
+	p := newTestPage(t, collector.Config{Address: f.Addr(), Enabled: map[string]bool{"selectdata": true}})
 	pr, page, st := problemsOf(t, p)
-	if len(pr) != 1 || pr[0].Kind != KindTooOld || pr[0].Collector != "selectdata" || pr[0].Report != "selectdata" {
-		t.Fatalf("problems %+v, want selectdata too old", pr)
+	if len(pr) != 2 || pr[0].Kind != KindTooOld || pr[0].Severity != "warning" || pr[0].Collector != "selectdata" || pr[0].Report != "selectdata" ||
+		pr[1].Kind != KindMissingReports {
+		t.Fatalf("problems %+v, want selectdata too old, then the missing reports", pr)
 	}
 	wantText(t, page, "chronyd at "+f.Addr()+" is too old for the selectdata report. Upgrade chrony, or turn the collector off with --no-collector.selectdata.")
+	if !strings.Contains(page, `role="alert"`) {
+		t.Errorf("a warning in a banner that is no alert")
+	}
 	// The rest of the page is there.
 	if st.Tracking == nil || len(st.Sources) != 5 {
 		t.Errorf("tracking %v, %d sources; want both", st.Tracking, len(st.Sources))
@@ -624,9 +630,9 @@ func TestRTC(t *testing.T) {
 		!st.RTC.RefTime.Equal(time.Date(2026, 1, 1, 1, 2, 3, 0, time.UTC)) {
 		t.Errorf("rtc = %+v", st.RTC)
 	}
-	// Off: said so, not "not configured".
+	// The rtc collector off: the page reads the RTC all the same.
 	p = newTestPage(t, collector.Config{Address: f.Addr(), Enabled: map[string]bool{"rtc": false}})
-	wantText(t, p.page(t), "The rtc collector is turned off")
+	wantText(t, p.page(t), "Offset +500.000 ms (RTC fast)", "rtc off")
 }
 
 func TestNoSources(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -55,8 +56,9 @@ type Chronyd struct {
 type Problem struct {
 	// Kind is one of the Kind constants.
 	Kind string `json:"kind"`
-	// Severity is "error" (nothing or a default report could be read) or
-	// "warning".
+	// Severity is "error" (nothing or a default report could be read),
+	// "warning", or "info" (nothing to mend: a fact that explains what
+	// the page lacks, such as the reports an old chronyd does not have).
 	Severity string `json:"severity"`
 	// Message says what is wrong and what to do, in a sentence or two.
 	Message string `json:"message"`
@@ -74,8 +76,10 @@ const (
 	KindTimeout         = "timeout"
 	KindNeedsUnixSocket = "needs_unix_socket"
 	KindTooOld          = "too_old"
-	KindNotEnabled      = "not_enabled"
-	KindOther           = "other"
+	// KindMissingReports lists the reports chronyd is too old for.
+	KindMissingReports = "missing_reports"
+	KindNotEnabled     = "not_enabled"
+	KindOther          = "other"
 )
 
 // Tracking is chronyd's tracking report.
@@ -158,7 +162,6 @@ type SourceStats struct {
 const (
 	RTCOK            = "ok"
 	RTCNotConfigured = "not_configured"
-	RTCOff           = "off"
 	RTCUnavailable   = "unavailable"
 )
 
@@ -183,9 +186,11 @@ type Exporter struct {
 	TelemetryPath string `json:"telemetry_path"`
 	Timeout       Float  `json:"timeout_seconds"`
 	// Address is the configured --chrony.address; "" is automatic.
-	ConfiguredAddress string    `json:"configured_address"`
-	ScrapeStart       time.Time `json:"scrape_start"`
-	ScrapeDuration    Float     `json:"scrape_duration_seconds"`
+	ConfiguredAddress string `json:"configured_address"`
+	// ScrapeStart and ScrapeDuration are those of the page's own read of
+	// chronyd.
+	ScrapeStart    time.Time `json:"scrape_start"`
+	ScrapeDuration Float     `json:"scrape_duration_seconds"`
 	// Collectors holds every collector, enabled or not, by name.
 	Collectors []Collector `json:"collectors"`
 }
@@ -255,14 +260,11 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 			names[snap.Sources[i].Address] = n
 		}
 	}
-	enabled := map[string]bool{}
-	for _, c := range st.Exporter.Collectors {
-		enabled[c.Name] = c.State != CollectorOff
-	}
-	unavailable := func(section, coll string, r chronyproto.Report) {
+	// The page reads its sections whatever the collectors' flags
+	// (collector.Exporter.Read): a section is missing only when chronyd
+	// did not send it.
+	unavailable := func(section string, r chronyproto.Report) {
 		switch {
-		case !enabled[coll]:
-			st.Unavailable[section] = fmt.Sprintf("The %s collector is turned off (--collector.%s turns it on).", coll, coll)
 		case s.Err != nil:
 			st.Unavailable[section] = "chronyd did not answer."
 		case snap.Err(r) != nil:
@@ -275,7 +277,7 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 	if t := snap.Tracking; t != nil {
 		st.Tracking = tracking(t, names)
 	} else {
-		unavailable("tracking", "tracking", chronyproto.ReportTracking)
+		unavailable("tracking", chronyproto.ReportTracking)
 	}
 
 	// A list cut short by an error is still shown; the banner says why.
@@ -288,7 +290,7 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 			st.Sources = append(st.Sources, source(&snap.Sources[i]))
 		}
 	} else {
-		unavailable("sources", "sources", chronyproto.ReportSources)
+		unavailable("sources", chronyproto.ReportSources)
 	}
 
 	if ok(chronyproto.ReportSourceStats, hasStats(snap)) {
@@ -299,10 +301,10 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 			}
 		}
 	} else {
-		unavailable("sourcestats", "sourcestats", chronyproto.ReportSourceStats)
+		unavailable("sourcestats", chronyproto.ReportSourceStats)
 	}
 
-	st.RTC = rtc(s, snap, enabled["rtc"])
+	st.RTC = rtc(s, snap)
 	if len(st.Unavailable) == 0 {
 		st.Unavailable = nil
 	}
@@ -434,7 +436,7 @@ func sourceStats(src *chronyproto.Source) SourceStats {
 	return out
 }
 
-func rtc(s *collector.Scrape, snap *chronyproto.Snapshot, enabled bool) RTC {
+func rtc(s *collector.Scrape, snap *chronyproto.Snapshot) RTC {
 	if r := snap.RTC; r != nil {
 		out := RTC{
 			Status:  RTCOK,
@@ -452,8 +454,6 @@ func rtc(s *collector.Scrape, snap *chronyproto.Snapshot, enabled bool) RTC {
 	}
 	err := snap.Err(chronyproto.ReportRTC)
 	switch {
-	case !enabled:
-		return RTC{Status: RTCOff, Message: "The rtc collector is turned off (--collector.rtc turns it on)."}
 	case errors.Is(err, chronyproto.ErrNotEnabled):
 		return RTC{Status: RTCNotConfigured, Message: "RTC tracking not configured"}
 	case s.Err != nil:
@@ -521,7 +521,72 @@ func problems(s *collector.Scrape, states []collector.CollectorState, addr strin
 		}
 		out = append(out, collectorProblem(cs, addr))
 	}
+	if p, ok := missingReports(s, states, addr); ok {
+		out = append(out, p)
+	}
 	return out
+}
+
+// missingReports is the notice of the reports chronyd answered as too old
+// (status INVALID) and what the page and the metrics do without them.
+//
+// It is "info", not "warning": an old chronyd (3.5 on Ubuntu 20.04) is how
+// the machine is, not a fault; the exporter skips what it lacks, and only
+// an upgrade of chrony ends the notice. A warning nobody can act on teaches
+// people to overlook the banner. A collector the user turned on for such a
+// report still gets its own warning.
+func missingReports(s *collector.Scrape, states []collector.CollectorState, addr string) (Problem, bool) {
+	snap := s.Snapshot
+	if snap == nil {
+		return Problem{}, false
+	}
+	var names, details []string
+	added := map[string]bool{}
+	lacks := map[chronyproto.Report]bool{}
+	for _, r := range chronyproto.AllReports() {
+		if err := snap.Err(r); snap.Asked(r) && errors.Is(err, chronyproto.ErrTooOld) {
+			names = append(names, r.String())
+			details = append(details, err.Error())
+			added[collector.ReportAddedIn(r)] = true
+			lacks[r] = true
+		}
+	}
+	if len(names) == 0 {
+		return Problem{}, false
+	}
+	msg := fmt.Sprintf("chronyd at %s is too old for the %s %s", addr, joinAnd(names), plural(len(names), "report", "reports"))
+	if v := slices.Collect(maps.Keys(added)); len(v) == 1 && v[0] != "" {
+		msg += fmt.Sprintf(" (chrony %s added %s)", v[0], plural(len(names), "it", "them"))
+	}
+	var costs []string
+	if lacks[chronyproto.ReportSelectData] {
+		costs = append(costs, "the sources show no selection reasons")
+	}
+	if lacks[chronyproto.ReportSourceName] {
+		costs = append(costs, "sources are named by address, not by their configured names")
+	}
+	var skipped []string
+	for _, cs := range states {
+		if cs.TooOld {
+			skipped = append(skipped, cs.Name)
+		}
+	}
+	if len(skipped) > 0 {
+		costs = append(costs, fmt.Sprintf("the %s %s skipped", joinAnd(skipped), plural(len(skipped), "collector is", "collectors are")))
+	}
+	if len(costs) > 0 {
+		msg += ": " + strings.Join(costs, ", ")
+	}
+	msg += ". Upgrading chrony brings " + plural(len(names), "it", "them") + "; nothing else needs doing."
+	return Problem{Kind: KindMissingReports, Severity: "info", Message: msg, Detail: strings.Join(details, "; ")}, true
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // defaultUDP is the address that reaches a local chronyd's monitoring
