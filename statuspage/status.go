@@ -558,12 +558,15 @@ func missingReports(s *collector.Scrape, states []collector.CollectorState, addr
 	if v := slices.Collect(maps.Keys(added)); len(v) == 1 && v[0] != "" {
 		msg += fmt.Sprintf(" (chrony %s added %s)", v[0], plural(len(names), "it", "them"))
 	}
-	var costs []string
+	var costs, shown []string
 	if lacks[chronyproto.ReportSelectData] {
-		costs = append(costs, "the sources show no selection reasons")
+		shown = append(shown, "selection reasons")
 	}
 	if lacks[chronyproto.ReportSourceName] {
-		costs = append(costs, "sources are named by address, not by their configured names")
+		shown = append(shown, "configured names")
+	}
+	if len(shown) > 0 {
+		costs = append(costs, "the sources show no "+strings.Join(shown, " or "))
 	}
 	var skipped []string
 	for _, cs := range states {
@@ -575,7 +578,7 @@ func missingReports(s *collector.Scrape, states []collector.CollectorState, addr
 		costs = append(costs, fmt.Sprintf("the %s %s skipped", joinAnd(skipped), plural(len(skipped), "collector is", "collectors are")))
 	}
 	if len(costs) > 0 {
-		msg += ": " + strings.Join(costs, ", ")
+		msg += ": " + strings.Join(costs, "; ")
 	}
 	msg += ". Upgrading chrony brings " + plural(len(names), "it", "them") + "; nothing else needs doing."
 	return Problem{Kind: KindMissingReports, Severity: "info", Message: msg, Detail: strings.Join(details, "; ")}, true
