@@ -152,11 +152,11 @@ type Exporter struct {
 type CollectorState struct {
 	Name    string
 	Skipped string    // why the collector did not run, or ""
+	Err     error     // why it failed, or nil
+	Since   time.Time // when it entered its current state
 	// TooOld is set when it was skipped because chronyd is too old for
 	// its report.
 	TooOld bool
-	Err     error     // why it failed, or nil
-	Since   time.Time // when it entered its current state
 }
 
 // New checks the configuration and returns an exporter. It does not
