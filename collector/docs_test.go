@@ -271,6 +271,7 @@ chrony_sources_stratum{source_address="192.0.2.1",source_name="a \"quoted\", nam
 chrony_sources_stratum{source_address="192.0.2.2",source_name="b"} 2
 chrony_sources_state_info{source_address="192.0.2.1",source_name="a",source_state="sync",source_mode="client"} 1
 chrony_tracking_stratum 3
+# TYPE chrony_clients_ntp_drops histogram
 chrony_clients_ntp_drops_bucket{le="0"} 1
 chrony_clients_ntp_drops_bucket{le="+Inf"} 1
 chrony_clients_ntp_drops_sum 0

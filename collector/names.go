@@ -2,9 +2,11 @@ package collector
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // familyOf maps every metric name to its declaration, for MetricCollector.
@@ -49,85 +51,44 @@ type SeriesCount struct {
 // collector label (chrony_scrape_collector_success and _duration_seconds)
 // count for that collector, since turning it on is what adds them; the
 // rest of the exporter's own count under "". Series of other metrics
-// (go_*, process_*, chrony_exporter_build_info) are left out.
+// (go_*, process_*, chrony_exporter_build_info) are left out. A histogram
+// counts as Prometheus stores it: a series per bucket, plus sum and count.
 func CountSeries(text []byte) (map[string]*SeriesCount, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]*SeriesCount{}
-	for i, line := range bytes.Split(text, []byte("\n")) {
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		name, labels, err := parseSample(string(line))
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
-		}
+	for name, fam := range families {
 		c, ok := MetricCollector(name)
 		if !ok {
 			continue
 		}
-		if c == "" && labels["collector"] != "" {
-			c = labels["collector"]
-		}
-		n := out[c]
-		if n == nil {
-			n = &SeriesCount{PerSource: map[string]int{}}
-			out[c] = n
-		}
-		if addr, ok := labels["source_address"]; ok {
-			n.PerSource[addr]++
-		} else {
-			n.Host++
+		for _, m := range fam.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			owner := c
+			if owner == "" && labels["collector"] != "" {
+				owner = labels["collector"]
+			}
+			n := out[owner]
+			if n == nil {
+				n = &SeriesCount{PerSource: map[string]int{}}
+				out[owner] = n
+			}
+			series := 1
+			if h := m.GetHistogram(); h != nil {
+				series = len(h.GetBucket()) + 2
+			}
+			if addr, ok := labels["source_address"]; ok {
+				n.PerSource[addr] += series
+			} else {
+				n.Host += series
+			}
 		}
 	}
 	return out, nil
-}
-
-// parseSample splits a sample line of the text format into its metric
-// name and labels, unescaping label values.
-func parseSample(line string) (string, map[string]string, error) {
-	end := strings.IndexAny(line, "{ ")
-	if end <= 0 {
-		return "", nil, fmt.Errorf("no metric name in %q", line)
-	}
-	name, rest := line[:end], line[end:]
-	labels := map[string]string{}
-	if rest[0] != '{' {
-		return name, labels, nil
-	}
-	rest = rest[1:]
-	for {
-		rest = strings.TrimLeft(rest, ", ")
-		if strings.HasPrefix(rest, "}") {
-			return name, labels, nil
-		}
-		eq := strings.Index(rest, `="`)
-		if eq <= 0 {
-			return "", nil, fmt.Errorf("bad labels in %q", line)
-		}
-		label := rest[:eq]
-		rest = rest[eq+2:]
-		var v strings.Builder
-		closed := false
-		for i := 0; i < len(rest); i++ {
-			switch c := rest[i]; {
-			case c == '\\' && i+1 < len(rest):
-				i++
-				if rest[i] == 'n' {
-					v.WriteByte('\n')
-				} else {
-					v.WriteByte(rest[i])
-				}
-			case c == '"':
-				rest, closed = rest[i+1:], true
-			default:
-				v.WriteByte(c)
-			}
-			if closed {
-				break
-			}
-		}
-		if !closed {
-			return "", nil, fmt.Errorf("unterminated label value in %q", line)
-		}
-		labels[label] = v.String()
-	}
 }
