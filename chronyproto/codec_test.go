@@ -188,3 +188,13 @@ func TestSourcePollInterval(t *testing.T) {
 		t.Errorf("MaxError = %v, want 0.005", got)
 	}
 }
+
+// TestReportAddedIn: the reports an older chronyd answers as an unknown
+// command are named with the release that added them.
+func TestReportAddedIn(t *testing.T) {
+	for r, want := range map[Report]string{ReportSelectData: "4.0", ReportAuthData: "4.0", ReportSourceName: "4.0", ReportClients: "4.0", ReportTracking: "", ReportNTPData: ""} {
+		if got := r.AddedIn(); got != want {
+			t.Errorf("%s.AddedIn() = %q, want %q", r, got, want)
+		}
+	}
+}

@@ -57,3 +57,17 @@ func AllReports() []Report {
 // rest need the Unix socket unless chronyd 4.7+ opens them with
 // opencommands.
 var UDPReports = []Report{ReportTracking, ReportSources, ReportSourceStats, ReportSourceName, ReportRTC, ReportActivity, ReportSmoothing}
+
+// addedIn holds the reports that came after chrony 3.0, by the release
+// that added their request: an older chronyd answers it as an unknown
+// command, INVALID (§4.2 step 6, §7.1).
+var addedIn = map[Report]string{
+	ReportSelectData: "4.0",
+	ReportAuthData:   "4.0",
+	ReportSourceName: "4.0",
+	ReportClients:    "4.0", // CLIENT_ACCESSES_BY_INDEX3
+}
+
+// AddedIn returns the chrony release that added the report, or "" for the
+// reports every chronyd from 3.0 on answers.
+func (r Report) AddedIn() string { return addedIn[r] }

@@ -82,20 +82,6 @@ var pageReports = []chronyproto.Report{
 	chronyproto.ReportSelectData, chronyproto.ReportSourceName, chronyproto.ReportRTC,
 }
 
-// reportAddedIn holds the reports that came after chrony 3.0, by the
-// release that added them: an older chronyd answers them as an unknown
-// command, INVALID (protocol reference §4.2 step 6, §7.1).
-var reportAddedIn = map[chronyproto.Report]string{
-	chronyproto.ReportSelectData: "4.0",
-	chronyproto.ReportAuthData:   "4.0",
-	chronyproto.ReportSourceName: "4.0",
-	chronyproto.ReportClients:    "4.0", // CLIENT_ACCESSES_BY_INDEX3
-}
-
-// ReportAddedIn returns the chrony release that added report r, or "" for
-// the reports every chronyd from 3.0 on answers.
-func ReportAddedIn(r chronyproto.Report) string { return reportAddedIn[r] }
-
 // The exporter's own metrics.
 var (
 	upMetric = gauge("", "up",
@@ -578,8 +564,8 @@ func tooOldReason(err error, c *reportCollector) string {
 		report = se.Report.String()
 	}
 	why := "this chronyd is too old for the " + report + " report"
-	if se != nil && reportAddedIn[se.Report] != "" {
-		why += " (chrony " + reportAddedIn[se.Report] + " added it)"
+	if se != nil && se.Report.AddedIn() != "" {
+		why += " (chrony " + se.Report.AddedIn() + " added it)"
 	}
 	return why
 }

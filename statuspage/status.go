@@ -547,7 +547,7 @@ func missingReports(s *collector.Scrape, states []collector.CollectorState, addr
 		if err := snap.Err(r); snap.Asked(r) && errors.Is(err, chronyproto.ErrTooOld) {
 			names = append(names, r.String())
 			details = append(details, err.Error())
-			added[collector.ReportAddedIn(r)] = true
+			added[r.AddedIn()] = true
 			lacks[r] = true
 		}
 	}
