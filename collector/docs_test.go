@@ -521,3 +521,24 @@ func firstDifference(want, got []byte) string {
 	}
 	return ""
 }
+
+// maxDefaultSeriesPerSource is the budget of series one NTP source may cost
+// with the default flags, NTS included: for a fleet, series are the cost
+// that counts.
+const maxDefaultSeriesPerSource = 24
+
+// TestDefaultSeriesBudget holds the defaults to the budget, for a plain
+// source and for an NTS source, counted as docs/metrics.md counts them.
+func TestDefaultSeriesBudget(t *testing.T) {
+	cost := measureSeriesCost(t)
+	var plain, nts int
+	for _, name := range Names() {
+		if c := cost.collectors[name]; DefaultEnabled(name) {
+			plain += c.perSource
+			nts += c.perSource + c.nts
+		}
+	}
+	if plain == 0 || plain > maxDefaultSeriesPerSource || nts > maxDefaultSeriesPerSource {
+		t.Errorf("with default flags a source costs %d series, an NTS source %d; the budget is 1 to %d", plain, nts, maxDefaultSeriesPerSource)
+	}
+}
