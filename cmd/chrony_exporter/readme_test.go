@@ -74,6 +74,21 @@ func TestReadmeFlags(t *testing.T) {
 	}
 }
 
+// readmeMaxBytes keeps README.md a user's guide: reference and benchmarks
+// live in docs/.
+const readmeMaxBytes = 10 * 1024
+
+// TestReadmeSize holds README.md under readmeMaxBytes.
+func TestReadmeSize(t *testing.T) {
+	fi, err := os.Stat(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() >= readmeMaxBytes {
+		t.Errorf("README.md is %d bytes, want under %d: move reference material to docs/", fi.Size(), readmeMaxBytes)
+	}
+}
+
 func collectorName(flag string) bool {
 	for _, n := range collector.Names() {
 		if flag == "collector."+n {
