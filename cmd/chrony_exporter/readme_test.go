@@ -97,3 +97,22 @@ func collectorName(flag string) bool {
 	}
 	return false
 }
+
+// TestChangelogFormat holds CHANGELOG.md to the Prometheus projects' form:
+// "## X.Y.Z / YYYY-MM-DD" headings and one line per entry, each with its
+// kind.
+func TestChangelogFormat(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "CHANGELOG.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heading := regexp.MustCompile(`^## \d+\.\d+\.\d+ / \d{4}-\d{2}-\d{2}$`)
+	entry := regexp.MustCompile(`^\* \[(FEATURE|ENHANCEMENT|BUGFIX|CHANGE|SECURITY)\] \S`)
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		switch {
+		case line == "", i == 0 && line == "# Changelog", heading.MatchString(line), entry.MatchString(line):
+		default:
+			t.Errorf("CHANGELOG.md:%d is neither a version heading nor a one-line entry: %q", i+1, line)
+		}
+	}
+}
