@@ -345,7 +345,7 @@ func renderMetricsDoc(cost seriesCost) ([]byte, error) {
 	p("`--no-collector.<name>`.\n\n")
 	p("* **Unix socket.** Collectors marked so read reports that chronyd answers\n")
 	p("  only on its Unix socket (`--chrony.address=unix:///run/chrony/chronyd.sock`,\n")
-	p("  open to root and the chrony group), unless chronyd 4.7+ allows them over UDP\n")
+	p("  open to root and chronyd's own user), unless chronyd 4.7+ allows them over UDP\n")
 	p("  with `opencommands`. Over UDP such a collector is skipped when it is on by\n")
 	p("  default, and fails (`chrony_scrape_collector_success` 0) when turned on\n")
 	p("  explicitly.\n")
