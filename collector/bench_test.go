@@ -16,7 +16,6 @@ import (
 
 	"github.com/second-hand/chrony_exporter/chronyproto"
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
-	"github.com/second-hand/chrony_exporter/internal/processmetrics"
 )
 
 // latencies records each iteration's duration and reports p50 and p99.
@@ -72,7 +71,7 @@ func BenchmarkScrape64(b *testing.B) {
 		defer c.Close()
 		// The binary serves the Go and process collectors too.
 		own := prometheus.NewRegistry()
-		own.MustRegister(promcollectors.NewGoCollector(), processmetrics.NewCollector())
+		own.MustRegister(promcollectors.NewGoCollector(), promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}))
 		scrape := newBenchScraper(b, ctx, addr, nil, func(e *Exporter) http.Handler { return e.Handler(own) })
 		var snap, metrics latencies
 		b.ReportAllocs()

@@ -8,13 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/second-hand/chrony_exporter/internal/proc"
+	"github.com/prometheus/procfs"
 )
 
 // labTestState returns the state letter of a process (R, S, T, …).
 func labTestState(t *testing.T, pid int) string {
 	t.Helper()
-	st, err := proc.ReadStat(pid)
+	// procfs, not a reader of our own: it is in the module graph already.
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Stat()
 	if err != nil {
 		t.Fatal(err)
 	}

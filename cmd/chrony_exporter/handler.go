@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/second-hand/chrony_exporter/collector"
-	"github.com/second-hand/chrony_exporter/internal/processmetrics"
 	"github.com/second-hand/chrony_exporter/probe"
 )
 
@@ -66,7 +65,8 @@ func newRouter(e *collector.Exporter, rt routes) http.Handler {
 	if rt.exporterMetrics {
 		base.MustRegister(
 			collectors.NewGoCollector(),
-			processmetrics.NewCollector(),
+			// client_golang's own: maintained, the same names, and ours saved little.
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		)
 		metrics = promhttp.InstrumentMetricHandler(base, metrics)
 	}

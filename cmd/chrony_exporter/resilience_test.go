@@ -17,9 +17,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
-	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 // The resilience tests: chronyd killed, frozen, lying, behind a lossy
@@ -459,12 +459,17 @@ type procStats struct {
 }
 
 func readProc(pid int) (procStats, error) {
-	fds, err := proc.OpenFiles(pid)
+	// procfs, not a reader of our own: it is in the module graph already.
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return procStats{}, err
 	}
-	mem, err := proc.ReadMemory(pid)
-	return procStats{fds: fds, rssKB: mem.RSSKiB}, err
+	fds, err := p.FileDescriptorsLen()
+	if err != nil {
+		return procStats{}, err
+	}
+	st, err := p.NewStatus()
+	return procStats{fds: fds, rssKB: int(st.VmRSS / 1024)}, err
 }
 
 // clientDirs lists what the exporters made beside chronyd's socket:

@@ -33,8 +33,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
-	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 const (
@@ -369,11 +370,16 @@ func readState(dir string) (State, error) {
 // startTicks returns when a process started, or 0 when it does not exist
 // or has exited (a zombie).
 func startTicks(pid int) uint64 {
-	st, err := proc.ReadStat(pid)
+	// procfs, not a reader of our own: it is in the module graph already.
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0
+	}
+	st, err := p.Stat()
 	if err != nil || st.State == "Z" {
 		return 0
 	}
-	return st.StartTicks
+	return st.Starttime
 }
 
 // alive reports whether the demo that wrote st is still running.

@@ -61,10 +61,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/second-hand/chrony_exporter/chronyproto"
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
-	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 type result struct {
@@ -318,12 +319,12 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 	// The exporter's CPU time, from its stat in clock ticks, and this
 	// process's, to the microsecond.
 	cpu := func() (exporter, scraper time.Duration, err error) {
-		st, err := proc.ReadStat(cmd.Process.Pid)
+		exporter, err = procCPU(cmd.Process.Pid)
 		if err != nil {
 			return 0, 0, err
 		}
 		scraper, err = selfCPU()
-		return st.CPU, scraper, err
+		return exporter, scraper, err
 	}
 	exporter0, scraper0, err := cpu()
 	if err != nil {
@@ -387,8 +388,7 @@ func measureRound(bin string, pl *placement, lab *chronytest.Lab, n, warmup, scr
 	}
 	r.series = countSeries(text, "")
 	r.chronySeries = countSeries(text, "chrony_")
-	mem, err := proc.ReadMemory(cmd.Process.Pid)
-	r.rssKiB, r.hwmKiB = mem.RSSKiB, mem.HWMKiB
+	r.rssKiB, r.hwmKiB, err = procMemory(cmd.Process.Pid)
 	return r, err
 }
 
@@ -708,6 +708,38 @@ func selfCPU() (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano()), nil
+}
+
+// procCPU is another process's user and system time, from its stat in
+// clock ticks (USER_HZ, 100 on every Linux Go supports). procfs, not a
+// reader of our own: it is in the module graph already.
+func procCPU(pid int) (time.Duration, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(st.UTime+st.STime) * (time.Second / 100), nil
+}
+
+// procMemory is a process's resident memory now (VmRSS) and at its peak
+// (VmHWM), in KiB.
+func procMemory(pid int) (rssKiB, hwmKiB int, err error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0, 0, err
+	}
+	if st.VmRSS == 0 || st.VmHWM == 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/status: no VmRSS or VmHWM", pid)
+	}
+	return int(st.VmRSS / 1024), int(st.VmHWM / 1024), nil
 }
 
 func freeAddr() (string, error) {

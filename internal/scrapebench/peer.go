@@ -14,7 +14,6 @@ import (
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
-	"github.com/second-hand/chrony_exporter/internal/proc"
 )
 
 // The peer is SuperQ/chrony_exporter, the exporter most chrony users run,
@@ -152,11 +151,11 @@ func comparePeer(bin, peer string, pl *placement, lab *chronytest.Lab, n, warmup
 		}
 	}
 	for _, c := range cs {
-		st, err := proc.ReadStat(c.exp.cmd.Process.Pid)
+		cpu, err := procCPU(c.exp.cmd.Process.Pid)
 		if err != nil {
 			return res, err
 		}
-		c.cpu0 = st.CPU
+		c.cpu0 = cpu
 	}
 	for round := range scrapes {
 		if err := turn(round, true); err != nil {
@@ -165,11 +164,11 @@ func comparePeer(bin, peer string, pl *placement, lab *chronytest.Lab, n, warmup
 	}
 	texts := map[*contender][]byte{}
 	for _, c := range cs {
-		st, err := proc.ReadStat(c.exp.cmd.Process.Pid)
+		cpu, err := procCPU(c.exp.cmd.Process.Pid)
 		if err != nil {
 			return res, err
 		}
-		mem, err := proc.ReadMemory(c.exp.cmd.Process.Pid)
+		_, hwmKiB, err := procMemory(c.exp.cmd.Process.Pid)
 		if err != nil {
 			return res, err
 		}
@@ -178,9 +177,9 @@ func comparePeer(bin, peer string, pl *placement, lab *chronytest.Lab, n, warmup
 			return res, err
 		}
 		texts[c] = text
-		r := peerRow{name: c.name, collectors: c.collectors, gzipBytes: len(c.last), hwmKiB: mem.HWMKiB,
+		r := peerRow{name: c.name, collectors: c.collectors, gzipBytes: len(c.last), hwmKiB: hwmKiB,
 			series: countSeries(text, ""), chronySeries: countSeries(text, "chrony_"),
-			cpuPerScrape: (st.CPU - c.cpu0) / time.Duration(scrapes)}
+			cpuPerScrape: (cpu - c.cpu0) / time.Duration(scrapes)}
 		r.p50, r.p99 = percentiles(c.times)
 		res.rows = append(res.rows, r)
 	}
