@@ -381,6 +381,7 @@ func (e *Exporter) connect(ctx context.Context, c *conn) (*chronyproto.Client, e
 }
 
 // flight lets concurrent callers share one read of chronyd.
+// Not x/sync/singleflight: its joiners cannot see the leader's deadline, which waitRead needs to choose between waiting and giving up.
 type flight struct {
 	reads shared[*Scrape]
 }
