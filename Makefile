@@ -72,7 +72,7 @@ fuzz:
 # the same chronyd: make bench PEER=../shared/peers/superq_exporter
 PEER ?=
 bench: test-deps exporter
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./chronyproto/... ./collector/
+	$(GO) test -tags integration -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./chronyproto/... ./collector/
 	$(GO) run ./internal/scrapebench -exporter ./chrony_exporter $(if $(PEER),-peer $(PEER)) $(SCRAPEBENCH_FLAGS)
 
 # A sealed chronyd pair on loopback (8 sources, chronyd -x), the exporter on
