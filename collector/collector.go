@@ -488,11 +488,7 @@ func (e *Exporter) render(ctx context.Context, s *Scrape, ch sink) {
 		e.record(s)
 		return
 	}
-	sc := &scrape{Snapshot: s.Snapshot}
-	if e.cfg.DNSLookups {
-		sc.names = e.dns.lookup(ctx, s.Snapshot)
-	}
-	sc.labelSources()
+	sc := e.newScrape(ctx, s.Snapshot)
 	for _, c := range e.enabled {
 		st := e.state(s, c)
 		if st.Skipped != "" {

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"fmt"
-
 	"github.com/second-hand/chrony_exporter/chronyproto"
 )
 
@@ -61,19 +59,7 @@ func updateTracking(s *scrape, ch sink) {
 		return
 	}
 	synced := t.LeapStatus != chronyproto.LeapNotSynchronised
-	// The local reference's ID (7F7F0101) has no printable text.
-	refID := fmt.Sprintf("%08X", t.RefID)
-	name := t.ReferenceName()
-	if name == "" {
-		name = refID
-	}
-	address := t.Address.String()
-	if !t.Address.IsIP() {
-		address = name
-	}
-	if n, ok := s.names[t.Address]; ok {
-		name = n
-	}
+	address, name, refID := s.referenceLabels(t)
 	trackingInfo.emit(ch, 1, address, name, refID)
 	trackingLastOffset.emit(ch, t.LastOffset)
 	trackingRefTime.emit(ch, float64(t.RefTime.UnixNano())/1e9)
