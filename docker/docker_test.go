@@ -1,3 +1,5 @@
+//go:build integration
+
 package docker_test
 
 import (
@@ -118,15 +120,6 @@ func loadComposeEnv(t *testing.T, file string, env ...string) composeConfig {
 		t.Fatalf("%s has no services:\n%s", file, stdout.String())
 	}
 	return c
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 // inRepo fails unless path is the repository root or inside it.
@@ -383,15 +376,6 @@ func promtoolCheck(t *testing.T, config, rulesDir string) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // instruction is one Dockerfile instruction, continuation lines joined.
 type instruction struct {
 	stage string // the stage's name; "" before the first FROM
@@ -628,40 +612,5 @@ func TestChronydSocketDir(t *testing.T) {
 				t.Errorf("%s:%d: %q: chronyd's socket is for its own user; run as that user instead", file, i+1, w)
 			}
 		}
-	}
-}
-
-// TestREADMEContainer checks that the README's container commands run the
-// exporter as chronyd's user, with chronyd's socket directory mounted.
-func TestREADMEContainer(t *testing.T) {
-	readme := readFile(t, filepath.Join(repoRoot(t), "README.md"))
-	_, section, ok := strings.Cut(readme, "\n## Container\n")
-	if !ok {
-		t.Fatal("README.md has no Container section")
-	}
-	if i := strings.Index(section, "\n## "); i >= 0 {
-		section = section[:i]
-	}
-	block := regexp.MustCompile("(?s)```(?:sh|bash|console)?\n(.*?)```")
-	runs := 0
-	for _, b := range block.FindAllStringSubmatch(section, -1) {
-		for _, cmd := range strings.Split(strings.ReplaceAll(b[1], "\\\n", " "), "\n") {
-			if !strings.Contains(cmd, "docker run") {
-				continue
-			}
-			runs++
-			if !regexp.MustCompile(`--user[ =]"?\$\(id -u _?chrony\):\$\(id -g _?chrony\)"?`).MatchString(cmd) {
-				t.Errorf("README: %q does not run as chronyd's user (--user \"$(id -u _chrony):$(id -g _chrony)\")", cmd)
-			}
-			if !strings.Contains(cmd, "-v /run/chrony:/run/chrony") {
-				t.Errorf("README: %q does not mount /run/chrony", cmd)
-			}
-			if strings.Contains(cmd, "--group-add") {
-				t.Errorf("README: %q adds a group; chronyd's group cannot use its socket", cmd)
-			}
-		}
-	}
-	if runs == 0 {
-		t.Error("README's Container section has no docker run command")
 	}
 }
