@@ -2,20 +2,26 @@ package collector_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
@@ -181,9 +187,11 @@ type golden struct {
 	timeout time.Duration
 }
 
-// run scrapes the fake twice through a new exporter, the first time
-// without and the second with the source list the client remembers, and
-// compares both expositions with the golden file.
+// run scrapes the fake through a new exporter as /metrics serves it, the
+// first time plainly and without the source list the client remembers, the
+// second time gzipped and with it, and compares both expositions with the
+// golden file (servedGolden); then it checks that the prometheus.Collector
+// path yields the same families and values.
 func (g golden) run(t *testing.T) (*chronytest.Fake, *collector.Exporter) {
 	t.Helper()
 	network := g.network
@@ -199,51 +207,225 @@ func (g golden) run(t *testing.T) (*chronytest.Fake, *collector.Exporter) {
 		timeout = scrapeTimeout
 	}
 	e := newExporter(t, f, g.enabled, timeout)
-	c := e.ForContext(context.Background())
-	path := filepath.Join("testdata", g.file+".prom")
-	if *collector.Update {
-		got, err := testutil.CollectAndFormat(c, expfmt.TypeTextPlain, g.names...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		b.WriteString("# Golden exposition; regenerate with go test ./collector -run Golden -update\n")
-		b.WriteString("# and review every value against the packets.\n")
-		for _, l := range strings.Split(g.about, "\n") {
-			b.WriteString("# " + l + "\n")
-		}
-		b.Write(got)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with -update)", err)
-	}
-	for _, scrape := range []string{"first scrape", "second scrape"} {
-		if err := testutil.CollectAndCompare(c, bytes.NewReader(want), g.names...); err != nil {
-			t.Errorf("%s differs from %s:\n%v", scrape, path, err)
-		}
-	}
-	checkScrape(t, c)
+	servedGolden(t, e, g.file, g.about, g.names, nil)
 	return f, e
 }
 
-// checkScrape gathers c with a pedantic registry and checks what the
-// golden files leave out: every collector that reports success also
-// reports a duration, and only those.
-func checkScrape(t *testing.T, c prometheus.Collector) {
+// goldenHeading is the comment that opens every golden file, before the
+// lines of the case's about.
+const goldenHeading = "# Golden exposition; regenerate with go test ./collector -run Golden -update\n" +
+	"# and review every value against the packets.\n"
+
+// servedGolden holds what e's /metrics handler serves to the golden file
+// testdata/<file>.prom, whose heading is about: the families named in
+// names, byte for byte, from a plain scrape and then from a gzipped one
+// (the first scrape of a new exporter reads chronyd without a remembered
+// source list, the second with it). replace, when not nil, rewrites the
+// served text before the comparison (a fake's random address). The whole
+// exposition is then held to the prometheus.Collector's (ForContext), and
+// both to checkScrape. -update rewrites the file from a plain scrape.
+func servedGolden(t *testing.T, e *collector.Exporter, file, about string, names []string, replace func(string) string) {
 	t.Helper()
+	path := filepath.Join("testdata", file+".prom")
+	if replace == nil {
+		replace = func(s string) string { return s }
+	}
+	if *collector.Update {
+		var b strings.Builder
+		b.WriteString(goldenHeading)
+		for _, l := range strings.Split(about, "\n") {
+			b.WriteString("# " + l + "\n")
+		}
+		b.WriteString(keepFamilies(t, replace(scrapeServed(t, e, false)), names))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := readGolden(t, path)
+	var served string
+	for _, scrape := range []struct {
+		what    string
+		gzipped bool
+	}{{"plain scrape", false}, {"gzipped scrape", true}} {
+		served = scrapeServed(t, e, scrape.gzipped)
+		if got := keepFamilies(t, replace(served), names); got != want {
+			t.Errorf("%s of /metrics differs from %s:\n%s", scrape.what, path, lineDiff(want, got))
+		}
+	}
+	fromText := parseText(t, "the served exposition", served)
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
+	reg.MustRegister(e.ForContext(context.Background()))
+	gathered, err := reg.Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
+	checkScrape(t, "served", fromText)
+	checkScrape(t, "gathered", gathered)
+	if w, g := canonicalText(t, gathered), canonicalText(t, fromText); w != g {
+		t.Errorf("the prometheus.Collector's families (-) differ from the served ones (+):\n%s", lineDiff(w, g))
+	}
+}
+
+// scrapeServed scrapes e's /metrics handler, as cmd/chrony_exporter mounts
+// it but without the exporter's own Go and process metrics, asking for gzip
+// when gzipped is set; it checks the status and headers and returns the
+// text, decompressed (with the standard library, not the encoder's gzip).
+func scrapeServed(t *testing.T, e *collector.Exporter, gzipped bool) string {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	if gzipped {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	rec := httptest.NewRecorder()
+	e.Handler(nil).ServeHTTP(rec, req)
+	res := rec.Result()
+	body := rec.Body.Bytes()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics answered %s:\n%s", res.Status, body)
+	}
+	if ct, want := res.Header.Get("Content-Type"), string(expfmt.NewFormat(expfmt.TypeTextPlain)); ct != want {
+		t.Errorf("Content-Type %q, want %q", ct, want)
+	}
+	if cl, want := res.Header.Get("Content-Length"), strconv.Itoa(len(body)); cl != want {
+		t.Errorf("Content-Length %q, the body has %s bytes", cl, want)
+	}
+	ce := res.Header.Get("Content-Encoding")
+	if !gzipped {
+		if ce != "" {
+			t.Errorf("Content-Encoding %q for a scrape that did not ask for gzip", ce)
+		}
+		return string(body)
+	}
+	if ce != "gzip" {
+		t.Fatalf("Content-Encoding %q for a scrape that asked for gzip, want gzip", ce)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("gzipped body: %v", err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gzipped body: %v", err)
+	}
+	return string(text)
+}
+
+// keepFamilies returns the blocks of the named families in an exposition
+// as the handler writes it (each family's HELP line, TYPE line and
+// samples), unchanged and in their order.
+func keepFamilies(t *testing.T, text string, names []string) string {
+	t.Helper()
+	var b strings.Builder
+	keep, seen := false, false
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if line == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
+			name, _, _ := strings.Cut(rest, " ")
+			keep, seen = slices.Contains(names, name), true
+		} else if !seen {
+			t.Fatalf("exposition does not start with a HELP line: %q", line)
+		}
+		if keep {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// parseText reads an exposition in the text format with client_golang's
+// own parser, which what names in a failure.
+func parseText(t *testing.T, what, text string) []*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("%s does not parse: %v\n%s", what, err, text)
+	}
+	var list []*dto.MetricFamily
+	for _, mf := range mfs {
+		list = append(list, mf)
+	}
+	return list
+}
+
+// readGolden returns a golden file without the comment lines of its
+// heading.
+func readGolden(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (create it with -update)", err)
+	}
+	text := string(b)
+	for strings.HasPrefix(text, "# ") && !strings.HasPrefix(text, "# HELP ") && !strings.HasPrefix(text, "# TYPE ") {
+		_, text, _ = strings.Cut(text, "\n")
+	}
+	return text
+}
+
+// canonicalText writes families as the registry's text encoder does, after
+// putting what may legitimately differ between two expositions of the same
+// metrics in one order: families by name, samples by labels, labels by
+// name. Durations, which differ from one scrape to the next, become 0. It
+// changes mfs in place.
+func canonicalText(t *testing.T, mfs []*dto.MetricFamily) string {
+	t.Helper()
+	mfs = slices.Clone(mfs)
+	slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	var out strings.Builder
+	for _, mf := range mfs {
+		key := func(m *dto.Metric) string {
+			var s []string
+			for _, l := range m.GetLabel() {
+				s = append(s, l.GetName()+"\xff"+l.GetValue())
+			}
+			return strings.Join(s, "\xfe")
+		}
+		for _, m := range mf.Metric {
+			slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+			if mf.GetName() == durationName && m.Gauge != nil {
+				m.Gauge.Value = new(float64)
+			}
+		}
+		slices.SortFunc(mf.Metric, func(a, b *dto.Metric) int { return strings.Compare(key(a), key(b)) })
+		if _, err := expfmt.MetricFamilyToText(&out, mf); err != nil {
+			t.Fatalf("family %s: %v", mf.GetName(), err)
+		}
+	}
+	return out.String()
+}
+
+// lineDiff shows where two texts differ: the lines of each that the other
+// lacks, in order, - for want and + for got.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return "(the same lines in another order)\n--- want\n" + want + "\n--- got\n" + got
+	}
+	return b.String()
+}
+
+// checkScrape checks in the families of one scrape what the golden files
+// leave out: every collector that reports success also reports a
+// duration, and only those.
+func checkScrape(t *testing.T, what string, mfs []*dto.MetricFamily) {
+	t.Helper()
 	byCollector := func(name string) map[string]float64 {
 		out := map[string]float64{}
 		for _, mf := range mfs {
@@ -264,16 +446,16 @@ func checkScrape(t *testing.T, c prometheus.Collector) {
 	for name := range success {
 		d, ok := duration[name]
 		if !ok {
-			t.Errorf("collector %s reports success but no duration", name)
+			t.Errorf("%s: collector %s reports success but no duration", what, name)
 			continue
 		}
 		if !(d > 0) || math.IsInf(d, 0) {
-			t.Errorf("%s{collector=%q} = %v, want a positive duration", durationName, name, d)
+			t.Errorf("%s: %s{collector=%q} = %v, want a positive duration", what, durationName, name, d)
 		}
 	}
 	for name := range duration {
 		if _, ok := success[name]; !ok {
-			t.Errorf("collector %s reports a duration but no success", name)
+			t.Errorf("%s: collector %s reports a duration but no success", what, name)
 		}
 	}
 }
@@ -303,28 +485,32 @@ func gatherText(c prometheus.Collector) (string, error) {
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-// compareGolden compares text made by a test itself with
-// testdata/<file>.prom, whose heading is about; -update rewrites the file.
+// compareGolden holds text made by a test itself through the
+// prometheus.Collector (testutil.CollectAndFormat) to testdata/<file>.prom,
+// whose heading is about: the same families, samples and values. Not the
+// same bytes: the golden files hold what /metrics serves (servedGolden),
+// whose samples may come in another order than a registry's. -update
+// rewrites the file only when they differ, so that one which holds served
+// bytes keeps them.
 func compareGolden(t *testing.T, file, about, got string) {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("# Golden exposition; regenerate with go test ./collector -run Golden -update\n")
-	b.WriteString("# and review every value against the packets.\n")
-	for _, l := range strings.Split(about, "\n") {
-		b.WriteString("# " + l + "\n")
-	}
-	b.WriteString(got)
 	path := filepath.Join("testdata", file+".prom")
-	if *collector.Update {
+	parse := func(what, text string) string { return canonicalText(t, parseText(t, what, text)) }
+	gotFamilies := parse("the collected exposition", got)
+	old, err := os.ReadFile(path)
+	if *collector.Update && (err != nil || parse(path, string(old)) != gotFamilies) {
+		var b strings.Builder
+		b.WriteString(goldenHeading)
+		for _, l := range strings.Split(about, "\n") {
+			b.WriteString("# " + l + "\n")
+		}
+		b.WriteString(got)
 		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with -update)", err)
-	}
-	if string(want) != b.String() {
-		t.Errorf("exposition differs from %s:\n--- want\n%s\n--- got\n%s", path, want, b.String())
+	want := parse(path, readGolden(t, path))
+	if want != gotFamilies {
+		t.Errorf("exposition differs from %s (- golden, + collected):\n%s", path, lineDiff(want, gotFamilies))
 	}
 }
