@@ -13,6 +13,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	promparser "github.com/prometheus/prometheus/promql/parser"
 )
 
 const (
@@ -494,7 +499,7 @@ func grafanaRegexValue(v string) string {
 	return strings.ReplaceAll(regexp.QuoteMeta(v), `\`, `\\`)
 }
 
-// ---- A small PromQL reader, enough for the lint. ----
+// ---- The queries' selectors, read with Prometheus's own PromQL parser. ----
 
 type promMatcher struct{ Label, Op, Value string }
 
@@ -502,161 +507,94 @@ type promMatcher struct{ Label, Op, Value string }
 type promSelector struct {
 	Metric   string
 	Matchers []promMatcher
-	Range    string // the text between [ and ] right after it, if any
-	// Func is the function the selector (with its range) is the whole
-	// argument of, as in rate(x[5m]); "" otherwise.
+	Range    string // the range right after it, as written, if any
+	// Func is the function the selector (with its range) is an argument
+	// of, as in rate(x[5m]); "" otherwise.
 	Func string
 }
 
-type promToken struct {
-	kind byte // i ident, n number, s string, r [range], p punctuation or operator
-	text string
-}
+// rangeVariable is a Grafana variable standing for a range, such as
+// [$__rate_interval], which PromQL cannot parse.
+var rangeVariable = regexp.MustCompile(`\[\s*(\$\w+|\$\{\w+\})\s*\]`)
 
-func lexPromQL(expr string) ([]promToken, error) {
-	var toks []promToken
-	isIdentStart := func(c byte) bool { return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-	isIdent := func(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
-	for i := 0; i < len(expr); {
-		c := expr[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case c == '#':
-			for i < len(expr) && expr[i] != '\n' {
-				i++
-			}
-		case isIdentStart(c):
-			j := i + 1
-			for j < len(expr) && isIdent(expr[j]) {
-				j++
-			}
-			toks = append(toks, promToken{'i', expr[i:j]})
-			i = j
-		case c >= '0' && c <= '9' || c == '.':
-			j := i + 1
-			for j < len(expr) && (isIdent(expr[j]) || expr[j] == '.' ||
-				(expr[j] == '+' || expr[j] == '-') && (expr[j-1] == 'e' || expr[j-1] == 'E')) {
-				j++
-			}
-			toks = append(toks, promToken{'n', expr[i:j]})
-			i = j
-		case c == '"' || c == '\'' || c == '`':
-			j := i + 1
-			var val strings.Builder
-			for ; j < len(expr) && expr[j] != c; j++ {
-				if expr[j] == '\\' && c != '`' && j+1 < len(expr) {
-					j++
-				}
-				val.WriteByte(expr[j])
-			}
-			if j >= len(expr) {
-				return nil, fmt.Errorf("unterminated string at %d", i)
-			}
-			toks = append(toks, promToken{'s', val.String()})
-			i = j + 1
-		case c == '[':
-			j := strings.IndexByte(expr[i:], ']')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated [ at %d", i)
-			}
-			toks = append(toks, promToken{'r', strings.TrimSpace(expr[i+1 : i+j])})
-			i += j + 1
-		default:
-			op := string(c)
-			if i+1 < len(expr) {
-				switch two := expr[i : i+2]; two {
-				case "=~", "!~", "!=", "==", ">=", "<=":
-					op = two
-				}
-			}
-			if !strings.Contains("(){},=!~<>+-*/%^@", op[:1]) {
-				return nil, fmt.Errorf("unexpected %q at %d", c, i)
-			}
-			toks = append(toks, promToken{'p', op})
-			i += len(op)
-		}
-	}
-	return toks, nil
-}
-
-var (
-	// Keywords followed by a list of label names in parentheses.
-	promLabelListKeywords = map[string]bool{"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true}
-	// Words that are never metric names.
-	promKeywords = map[string]bool{
-		"and": true, "or": true, "unless": true, "bool": true, "offset": true, "atan2": true, "inf": true, "nan": true,
-		"sum": true, "min": true, "max": true, "avg": true, "group": true, "stddev": true, "stdvar": true, "count": true,
-		"count_values": true, "bottomk": true, "topk": true, "quantile": true, "limitk": true, "limit_ratio": true,
-	}
-)
-
-// parseSelectors finds every vector selector of a PromQL expression.
+// parseSelectors finds every vector selector of a PromQL expression,
+// Grafana's variables left in it. The parser is Prometheus's, so that the
+// lint reads a query as Prometheus will; a variable in a string stays as it
+// is, and one in a range becomes a duration no query uses, read back as the
+// variable.
 func parseSelectors(expr string) ([]promSelector, error) {
-	toks, err := lexPromQL(expr)
+	variables := map[time.Duration]string{}
+	expr = rangeVariable.ReplaceAllStringFunc(expr, func(m string) string {
+		name := strings.TrimSpace(m[1 : len(m)-1])
+		d := (999_000 + time.Duration(len(variables))) * time.Millisecond
+		for k, v := range variables {
+			if v == name {
+				d = k
+			}
+		}
+		variables[d] = name
+		return "[" + model.Duration(d).String() + "]"
+	})
+	root, err := promparser.NewParser(promparser.Options{}).ParseExpr(expr)
 	if err != nil {
 		return nil, err
 	}
-	is := func(i int, kind byte, text string) bool {
-		return i >= 0 && i < len(toks) && toks[i].kind == kind && toks[i].text == text
+	rangeText := func(d time.Duration) string {
+		if v, ok := variables[d]; ok {
+			return v
+		}
+		return model.Duration(d).String()
 	}
 	var sels []promSelector
-	var funcs []string // the function of each open parenthesis
-	for i := 0; i < len(toks); i++ {
-		tk := toks[i]
-		switch {
-		case is(i, 'p', "("):
-			fn := ""
-			if i > 0 && toks[i-1].kind == 'i' {
-				fn = toks[i-1].text
-			}
-			funcs = append(funcs, fn)
-		case is(i, 'p', ")"):
-			if len(funcs) == 0 {
-				return nil, fmt.Errorf("unbalanced )")
-			}
-			funcs = funcs[:len(funcs)-1]
-		case is(i, 'p', "{"):
-			return nil, fmt.Errorf("a selector without a metric name")
-		case tk.kind == 'i' && promLabelListKeywords[tk.text]:
-			if is(i+1, 'p', "(") {
-				for i++; i < len(toks) && !is(i, 'p', ")"); i++ {
-				}
-			}
-		case tk.kind == 'i' && promKeywords[tk.text]:
-		case tk.kind == 'i' && is(i+1, 'p', "("):
-			// A function; its parenthesis comes next.
-		case tk.kind == 'i':
-			s := promSelector{Metric: tk.text}
-			j := i + 1
-			if is(j, 'p', "{") {
-				for j++; !is(j, 'p', "}"); {
-					if j+2 >= len(toks) || toks[j].kind != 'i' || toks[j+1].kind != 'p' || toks[j+2].kind != 's' {
-						return nil, fmt.Errorf("cannot read the matchers of %s", s.Metric)
-					}
-					s.Matchers = append(s.Matchers, promMatcher{toks[j].text, toks[j+1].text, toks[j+2].text})
-					j += 3
-					if is(j, 'p', ",") {
-						j++
-					}
-				}
-				j++
-			}
-			if j < len(toks) && toks[j].kind == 'r' {
-				s.Range = toks[j].text
-				j++
-			}
-			if is(i-1, 'p', "(") && is(j, 'p', ")") && len(funcs) > 0 {
-				s.Func = funcs[len(funcs)-1]
-			}
-			sels = append(sels, s)
-			i = j - 1
+	err = promparser.Walk(selectorVisitor(func(vs *promparser.VectorSelector, path []promparser.Node) error {
+		if vs.Name == "" {
+			return fmt.Errorf("a selector without a metric name: %s", vs)
 		}
+		s := promSelector{Metric: vs.Name}
+		for _, m := range vs.LabelMatchers {
+			if m.Name != labels.MetricName {
+				s.Matchers = append(s.Matchers, promMatcher{m.Name, m.Type.String(), m.Value})
+			}
+		}
+		parent := func() promparser.Node {
+			if len(path) == 0 {
+				return nil
+			}
+			p := path[len(path)-1]
+			path = path[:len(path)-1]
+			return p
+		}
+		up := parent()
+		switch n := up.(type) {
+		case *promparser.MatrixSelector:
+			s.Range = rangeText(n.Range)
+			up = parent()
+		case *promparser.SubqueryExpr:
+			s.Range = rangeText(n.Range) + ":"
+			if n.Step != 0 {
+				s.Range += rangeText(n.Step)
+			}
+			up = parent()
+		}
+		if call, ok := up.(*promparser.Call); ok {
+			s.Func = call.Func.Name
+		}
+		sels = append(sels, s)
+		return nil
+	}), root, nil)
+	return sels, err
+}
+
+// selectorVisitor calls itself on every vector selector of a syntax tree,
+// with the nodes above it.
+type selectorVisitor func(*promparser.VectorSelector, []promparser.Node) error
+
+// Visit implements promparser.Visitor.
+func (f selectorVisitor) Visit(node promparser.Node, path []promparser.Node) (promparser.Visitor, error) {
+	if vs, ok := node.(*promparser.VectorSelector); ok {
+		return f, f(vs, path)
 	}
-	if len(funcs) != 0 {
-		return nil, fmt.Errorf("unbalanced (")
-	}
-	return sels, nil
+	return f, nil
 }
 
 // lintExpr returns what is wrong with one panel query: target-job-rule,
@@ -725,7 +663,7 @@ func TestLintCatches(t *testing.T) {
 		{`avg_over_time(chrony_up` + m + `[5m])`, "outside rate"},
 		{`chrony_no_such_metric` + m, "neither in docs/metrics.md"},
 		{`{__name__="chrony_up"}`, "without a metric name"},
-		{`sum(rate(chrony_up` + m + `[$__rate_interval])`, "unbalanced"},
+		{`sum(rate(chrony_up` + m + `[$__rate_interval])`, "unclosed left parenthesis"},
 	}
 	for _, c := range cases {
 		problems := strings.Join(lintExpr(c.expr, known), "; ")
