@@ -109,7 +109,8 @@ func (h *Handler) Status(ctx context.Context) *Status {
 	ctx, cancel := context.WithTimeout(ctx, h.info.Timeout)
 	defer cancel()
 	s, states := h.e.Read(ctx)
-	return build(s, states, h.info, time.Now())
+	// Named within the same deadline, as a scrape names its read.
+	return build(s, states, h.e.Labels(ctx, s), h.info, time.Now())
 }
 
 // pageData is what the template gets.

@@ -87,7 +87,8 @@ type Tracking struct {
 	// Synchronized is whether the leap status is not "Not synchronised".
 	Synchronized bool   `json:"synchronized"`
 	RefID        string `json:"ref_id"`
-	// Reference names the reference: its configured name or address, a
+	// Reference names the reference as tracking_info's tracking_name
+	// does (collector.Exporter.Labels): as its source is named, or by a
 	// refclock's or the local reference's ID text; "" when there is none.
 	Reference        string `json:"reference"`
 	ReferenceAddress string `json:"reference_address,omitempty"`
@@ -117,8 +118,12 @@ func (t *Tracking) SystemOffset() Float { return -t.CurrentCorrection }
 
 // Source is one line of chronyc sources, with selectdata's reason.
 type Source struct {
-	// Name is the configured name when chronyd has one, else what
-	// chronyc -n shows.
+	// Name and Address are the source's source_name and source_address
+	// labels (collector.Exporter.Labels): its configured name, else its
+	// reverse DNS name with --collector.dns-lookups, else the address; a
+	// refclock's reference ID in both. A source whose name chronyd has
+	// not resolved yet, which has no series, shows its configured name
+	// and chronyc's ID#0000000001.
 	Name        string `json:"name"`
 	Address     string `json:"address"`
 	Mode        string `json:"mode"`
@@ -144,8 +149,8 @@ type Source struct {
 	SelectReason string `json:"select_reason,omitempty"`
 }
 
-// SourceStats is one line of chronyc sourcestats.
-// The estimates are null while the source has no samples.
+// SourceStats is one line of chronyc sourcestats, its source named as in
+// Source. The estimates are null while the source has no samples.
 type SourceStats struct {
 	Name      string `json:"name"`
 	Address   string `json:"address"`
@@ -228,8 +233,9 @@ func (f Float) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// build turns one read of chronyd into a Status.
-func build(s *collector.Scrape, states []collector.CollectorState, info Info, now time.Time) *Status {
+// build turns one read of chronyd into a Status, naming its sources and
+// reference with the metrics' labels of the read.
+func build(s *collector.Scrape, states []collector.CollectorState, labels *collector.Labels, info Info, now time.Time) *Status {
 	st := &Status{
 		GeneratedAt: now.UTC(),
 		Problems:    []Problem{},
@@ -254,11 +260,16 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 	if snap == nil {
 		snap = &chronyproto.Snapshot{}
 	}
-	names := map[chronyproto.Address]string{}
-	for i := range snap.Sources {
-		if n := snap.Sources[i].ConfiguredName; n != "" {
-			names[snap.Sources[i].Address] = n
+	if labels == nil {
+		labels = &collector.Labels{}
+	}
+	// sourceLabels are the labels of source i; labels made of another
+	// snapshot cannot mislabel a source, they only leave it unnamed.
+	sourceLabels := func(i int) collector.SourceLabels {
+		if len(labels.Sources) == len(snap.Sources) {
+			return labels.Sources[i]
 		}
+		return collector.SourceLabels{}
 	}
 	// The page reads its sections whatever the collectors' flags
 	// (collector.Exporter.Read): a section is missing only when chronyd
@@ -275,7 +286,7 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 	}
 
 	if t := snap.Tracking; t != nil {
-		st.Tracking = tracking(t, names)
+		st.Tracking = tracking(t, labels.Reference)
 	} else {
 		unavailable("tracking", chronyproto.ReportTracking)
 	}
@@ -287,7 +298,7 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 	if ok(chronyproto.ReportSources, len(snap.Sources) > 0) {
 		st.Sources = []Source{}
 		for i := range snap.Sources {
-			st.Sources = append(st.Sources, source(&snap.Sources[i]))
+			st.Sources = append(st.Sources, source(&snap.Sources[i], sourceLabels(i)))
 		}
 	} else {
 		unavailable("sources", chronyproto.ReportSources)
@@ -297,7 +308,7 @@ func build(s *collector.Scrape, states []collector.CollectorState, info Info, no
 		st.SourceStats = []SourceStats{}
 		for i := range snap.Sources {
 			if snap.Sources[i].Stats != nil {
-				st.SourceStats = append(st.SourceStats, sourceStats(&snap.Sources[i]))
+				st.SourceStats = append(st.SourceStats, sourceStats(&snap.Sources[i], sourceLabels(i)))
 			}
 		}
 	} else {
@@ -339,7 +350,9 @@ func configuredAddress(a string) string {
 	return "udp://" + a
 }
 
-func tracking(t *chronyproto.Tracking, names map[chronyproto.Address]string) *Tracking {
+// tracking is the page's tracking section, its reference named by ref,
+// tracking_info's labels.
+func tracking(t *chronyproto.Tracking, ref *collector.ReferenceLabels) *Tracking {
 	out := &Tracking{
 		Synchronized:      t.LeapStatus != chronyproto.LeapNotSynchronised,
 		RefID:             RefID(t.RefID),
@@ -361,27 +374,22 @@ func tracking(t *chronyproto.Tracking, names map[chronyproto.Address]string) *Tr
 		rt := t.RefTime.UTC()
 		out.RefTime = &rt
 	}
-	switch {
-	case t.Address.IsIP():
-		out.ReferenceAddress = t.Address.String()
-		out.Reference = out.ReferenceAddress
-		if n, ok := names[t.Address]; ok {
-			out.Reference = n
-		}
-	case t.RefID != 0:
-		// A refclock, or the local reference (LOCL).
-		out.Reference = chronyproto.RefIDText(t.RefID)
-		if out.Reference == "" {
-			out.Reference = out.RefID
+	// Without an address or a reference ID chronyd has no reference,
+	// which the page shows as none rather than tracking_info's 00000000.
+	if ref != nil && (t.Address.IsIP() || t.RefID != 0) {
+		out.Reference = ref.Name
+		if t.Address.IsIP() {
+			out.ReferenceAddress = ref.Address
 		}
 	}
 	return out
 }
 
-func source(src *chronyproto.Source) Source {
+// source is the page's line of a source named by l, its metrics labels.
+func source(src *chronyproto.Source, l collector.SourceLabels) Source {
 	out := Source{
-		Name:        src.Name(),
-		Address:     src.Name(),
+		Name:        l.Name,
+		Address:     l.Address,
 		Mode:        src.Mode.String(),
 		ModeSymbol:  src.Mode.Symbol(),
 		State:       src.State.String(),
@@ -397,9 +405,6 @@ func source(src *chronyproto.Source) Source {
 		Measured:    Float(src.OrigLatestMeas),
 		SampleError: Float(src.LatestMeasErr),
 	}
-	if src.ConfiguredName != "" {
-		out.Name = src.ConfiguredName
-	}
 	if src.HasSample {
 		secs := int64(src.LastSampleAgo / time.Second)
 		out.LastRx = &secs
@@ -411,11 +416,13 @@ func source(src *chronyproto.Source) Source {
 	return out
 }
 
-func sourceStats(src *chronyproto.Source) SourceStats {
+// sourceStats is the page's statistics of a source named by l, its
+// metrics labels.
+func sourceStats(src *chronyproto.Source, l collector.SourceLabels) SourceStats {
 	s := src.Stats
 	out := SourceStats{
-		Name:      s.Name(),
-		Address:   s.Name(),
+		Name:      l.Name,
+		Address:   l.Address,
 		Samples:   s.NSamples,
 		Runs:      s.NRuns,
 		Span:      int64(s.Span / time.Second),
@@ -423,9 +430,6 @@ func sourceStats(src *chronyproto.Source) SourceStats {
 		Skew:      Float(s.SkewPPM),
 		Offset:    Float(s.EstOffset),
 		StdDev:    Float(s.StdDev),
-	}
-	if src.ConfiguredName != "" {
-		out.Name = src.ConfiguredName
 	}
 	if s.NSamples == 0 {
 		// chronyd's placeholders (4 s, 2000 ppm) are no estimates; the
