@@ -294,6 +294,15 @@ func appendFloat(b []byte, v float64) []byte {
 // client_golang already uses) at BestSpeed packs a 66-source scrape 9:1 in
 // a fraction of the standard library's time.
 //
+// The text format 0.0.4 is the only one it writes, whatever the Accept
+// header asks: Prometheus, which prefers OpenMetrics or protobuf, lists it
+// as acceptable and reads it, and promhttp too answers a format it does
+// not offer with this one rather than with 406 Not Acceptable. The
+// Content-Type says what is sent, so the response does not vary with
+// Accept; it varies with Accept-Encoding (see acceptsGzip), which Vary
+// says on every response, plain ones included, for a cache between the
+// two.
+//
 // extra is gathered once chronyd has been read, not while: chronyd
 // answers at most 8 requests ahead of the exporter (the Unix socket's
 // window), and at GOMAXPROCS=1 a gathering started beside the read held
@@ -325,9 +334,9 @@ func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 		var out io.Writer = body
 		var gz *gzip.Writer
 		h := w.Header()
+		h.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r) {
 			h.Set("Content-Encoding", "gzip")
-			h.Add("Vary", "Accept-Encoding")
 			gz = e.spares.getGzip()
 			defer e.spares.gz.put(gz)
 			gz.Reset(body)
@@ -379,12 +388,61 @@ func (g *sharedGather) start() *run[[]byte] {
 	return r
 }
 
+// acceptsGzip reports whether the response to r is gzipped, reading its
+// Accept-Encoding as RFC 9110 §12.5.3 does: codings are named in any case,
+// x-gzip is gzip, a q-value of 0 refuses a coding, "*" stands for every
+// coding not named, and identity (no coding) is acceptable unless refused
+// by name or by "*". gzip is chosen when it is acceptable and not ranked
+// below identity: on a tie the smaller body wins, and identity named by
+// nobody ranks below any coding named, as a client that lists only
+// "gzip;q=0.5" still asks for gzip (as promhttp reads it). When nothing is
+// acceptable ("*;q=0", or identity refused and gzip not offered), the body
+// is sent plain, as promhttp does, rather than answered 406: HTTP lets a
+// server disregard the header, and a scraper that accepts nothing is
+// misconfigured, better served text it can read than a failed target.
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.TrimSpace(enc) == "gzip" && strings.TrimSpace(q) != "q=0" {
-			return true
+	const unnamed = -1.0
+	gzipQ, identityQ, anyQ := unnamed, unnamed, unnamed
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			q, ok := qValue(params)
+			if !ok {
+				continue
+			}
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzipQ = max(gzipQ, q)
+			case "identity":
+				identityQ = max(identityQ, q)
+			case "*":
+				anyQ = max(anyQ, q)
+			}
 		}
 	}
-	return false
+	if gzipQ == unnamed {
+		gzipQ = max(anyQ, 0)
+	}
+	if identityQ == unnamed {
+		identityQ = anyQ
+	}
+	return gzipQ > 0 && gzipQ >= identityQ
+}
+
+// qValue returns the weight among the parameters of one Accept-Encoding
+// element (what follows its first ";"): 1 when there is none, false when
+// it is not a number from 0 to 1, which makes the element void.
+func qValue(params string) (float64, bool) {
+	for _, p := range strings.Split(params, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil || !(q >= 0 && q <= 1) {
+			return 0, false
+		}
+		return q, true
+	}
+	return 1, true
 }

@@ -1,10 +1,14 @@
 package collector
 
 import (
+	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -302,5 +306,181 @@ func TestOwnMetricsGatheredOnceForConcurrentScrapes(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if c := g.calls.Load(); c != 2 {
 		t.Errorf("%d gatherings after one more scrape, want 2", c)
+	}
+}
+
+// negotiationExporter returns an exporter of the default collectors reading
+// a fake chronyd that serves the 4.8 capture.
+func negotiationExporter(t *testing.T) *Exporter {
+	t.Helper()
+	replies, err := chronytest.LoadCaptures(filepath.Join("..", "chronyproto", "testdata", "captures", "chrony-4.8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := chronytest.NewFake(t, "unixgram", replies)
+	e, err := New(Config{Address: f.Addr(), Timeout: 3 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// scrapeWith scrapes h with the given request headers and returns the
+// response and its body, decompressed when Content-Encoding says gzip.
+func scrapeWith(t *testing.T, h http.Handler, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %s:\n%s", res.Status, rec.Body.String())
+	}
+	body := rec.Body.Bytes()
+	if cl := res.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+		t.Errorf("Content-Length %q for a body of %d bytes", cl, len(body))
+	}
+	if res.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := stdgzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("Content-Encoding gzip, but the body is not: %v", err)
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("Content-Encoding gzip, but the body is not: %v", err)
+		}
+	}
+	return res, string(body)
+}
+
+// withoutDurations drops the scrape duration samples, which differ from
+// one scrape to the next, from an exposition.
+func withoutDurations(text string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(text, "\n") {
+		if !strings.HasPrefix(l, durationMetric.name+"{") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// TestScrapeFormatNegotiation: whatever format a scraper asks for first
+// (OpenMetrics, protobuf, Prometheus's own list), the handler answers the
+// text format 0.0.4 under that format's Content-Type, so a client that
+// picks its parser by Content-Type, as Prometheus does, reads it; and the
+// text is the one a scrape that asks for nothing gets.
+func TestScrapeFormatNegotiation(t *testing.T) {
+	e := negotiationExporter(t)
+	h := e.Handler(nil)
+	_, plain := scrapeWith(t, h, nil)
+	want := withoutDurations(plain)
+	for _, tc := range []struct{ name, accept string }{
+		{"openmetrics", "application/openmetrics-text;version=1.0.0"},
+		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
+		{"prometheus", "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"},
+		{"text", "text/plain;version=0.0.4"},
+		{"any", "*/*"},
+		{"none", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			header := http.Header{}
+			if tc.accept != "" {
+				header.Set("Accept", tc.accept)
+			}
+			res, body := scrapeWith(t, h, header)
+			ct := res.Header.Get("Content-Type")
+			if ct != "text/plain; version=0.0.4; charset=utf-8" {
+				t.Errorf("Content-Type %q, want the text format 0.0.4's", ct)
+			}
+			format := expfmt.ResponseFormat(res.Header)
+			if format.FormatType() != expfmt.TypeTextPlain {
+				t.Fatalf("Content-Type %q reads as format %q, not the text format", ct, format)
+			}
+			dec := expfmt.NewDecoder(strings.NewReader(body), format)
+			families := 0
+			for {
+				var mf dto.MetricFamily
+				if err := dec.Decode(&mf); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatalf("the body does not decode as its Content-Type says: %v\n%s", err, body)
+				}
+				families++
+			}
+			if families == 0 || !strings.Contains(body, "\nchrony_up 1\n") {
+				t.Errorf("%d families, chrony_up 1 missing:\n%s", families, body)
+			}
+			if got := withoutDurations(body); got != want {
+				t.Errorf("the text differs from a scrape that asks for no format:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestScrapeEncodingNegotiation: Accept-Encoding is read with its
+// q-values, one case per rule of acceptsGzip; gzipped or not, the text is
+// the same, and Vary names Accept-Encoding on every response.
+func TestScrapeEncodingNegotiation(t *testing.T) {
+	e := negotiationExporter(t)
+	h := e.Handler(nil)
+	_, plain := scrapeWith(t, h, nil)
+	want := withoutDurations(plain)
+	for _, tc := range []struct {
+		name   string
+		header []string // Accept-Encoding lines; nil sends none
+		gzip   bool
+	}{
+		{"no header", nil, false},
+		{"empty header", []string{""}, false},
+		{"gzip", []string{"gzip"}, true},
+		{"gzip refused", []string{"gzip;q=0"}, false},
+		{"gzip refused with decimals", []string{"gzip; q=0.000"}, false},
+		{"identity refused", []string{"identity;q=0, gzip"}, true},
+		{"everything refused", []string{"*;q=0"}, false},
+		{"identity refused, no gzip offered", []string{"identity;q=0"}, false},
+		{"only unsupported codings", []string{"br, zstd"}, false},
+		{"unsupported, identity refused", []string{"br;q=1, identity;q=0"}, false},
+		{"any coding", []string{"*"}, true},
+		{"gzip refused by name, any other accepted", []string{"gzip;q=0, *"}, false},
+		{"gzip below any", []string{"*;q=0.5, gzip;q=0.3"}, false},
+		{"gzip below identity", []string{"gzip;q=0.5, identity"}, false},
+		{"gzip tied with identity", []string{"identity;q=0.5, gzip;q=0.5"}, true},
+		{"gzip weighted, identity unnamed", []string{"gzip;q=0.5"}, true},
+		{"upper case", []string{"GZIP;Q=1"}, true},
+		{"x-gzip", []string{"x-gzip"}, true},
+		{"curl --compressed", []string{"deflate, gzip, br, zstd"}, true},
+		{"invalid weight voids the element", []string{"gzip;q=2"}, false},
+		{"unparsable weight voids the element", []string{"gzip;q=abc"}, false},
+		{"two header lines", []string{"identity;q=0", "gzip"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			header := http.Header{}
+			for _, v := range tc.header {
+				header.Add("Accept-Encoding", v)
+			}
+			res, body := scrapeWith(t, h, header)
+			ce := res.Header.Get("Content-Encoding")
+			if tc.gzip && ce != "gzip" {
+				t.Errorf("Accept-Encoding %q: Content-Encoding %q, want gzip", tc.header, ce)
+			}
+			if !tc.gzip && ce != "" {
+				t.Errorf("Accept-Encoding %q: Content-Encoding %q, want none", tc.header, ce)
+			}
+			if !slices.Contains(res.Header.Values("Vary"), "Accept-Encoding") {
+				t.Errorf("Vary %q does not name Accept-Encoding", res.Header.Values("Vary"))
+			}
+			if ct := res.Header.Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if got := withoutDurations(body); got != want {
+				t.Errorf("the text differs from a plain scrape's:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }
