@@ -158,7 +158,7 @@ func parseReplyHeader(p []byte) (replyHeader, bool) {
 }
 
 // Field decoders take offsets from the start of the packet, the way the
-// tables of the protocol reference give them.
+// tables of docs/protocol.md give them.
 
 func u8(p []byte, off int) uint8   { return p[off] }
 func u16(p []byte, off int) uint16 { return binary.BigEndian.Uint16(p[off:]) }

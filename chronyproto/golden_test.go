@@ -13,7 +13,7 @@ import (
 )
 
 // The hand-made packets in testdata/handmade carry, in "# want:" lines, the
-// values their author computed by hand from the protocol reference for
+// values their author computed by hand from docs/protocol.md for
 // every field. Each decoder below renders our decoded value under the same
 // field names, so every field of every reply format is held against a value
 // nobody derived from this package's code.

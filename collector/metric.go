@@ -70,7 +70,7 @@ func counter(collector, name, help string, labels ...string) *metric {
 }
 
 // ofChronyFloats marks m's samples as chronyd's 32-bit floats (§5.1 of
-// the protocol reference), passed on as chronyproto decodes them.
+// docs/protocol.md), passed on as chronyproto decodes them.
 func (m *metric) ofChronyFloats() *metric {
 	m.chronyFloat = true
 	return m

@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// Request codes the fake knows by name (docs/chrony-protocol.md §7.1).
+// Request codes the fake knows by name (docs/protocol.md §7.1).
 const (
 	fakeCmdNull          = 0
 	fakeCmdNSources      = 14

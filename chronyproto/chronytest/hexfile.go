@@ -80,7 +80,7 @@ func hexfileNibble(c byte) (byte, bool) {
 // without '=' is an error.
 //
 // The want lines state the expected decoded values, with the protocol
-// reference's field names (docs/chrony-protocol.md §3.2 and §8) and these
+// reference's field names (docs/protocol.md §3.2 and §8) and these
 // conventions for the values:
 //   - integers in decimal (u64 counters too); signed fields with a '-';
 //   - ref_id, flags, *_options and sequence in hex as 0x%08X or 0x%04X
