@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 	promparser "github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -552,7 +551,7 @@ func parseSelectors(expr string) ([]promSelector, error) {
 		}
 		s := promSelector{Metric: vs.Name}
 		for _, m := range vs.LabelMatchers {
-			if m.Name != labels.MetricName {
+			if m.Name != model.MetricNameLabel {
 				s.Matchers = append(s.Matchers, promMatcher{m.Name, m.Type.String(), m.Value})
 			}
 		}
