@@ -83,9 +83,8 @@ func newApp() (*kingpin.Application, *options) {
 
 	o.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	o.telemetryPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-	// node_exporter's flag. The Go and process collectors cost a 66-source
-	// scrape about 0.34 ms of its 7.7 ms (measured inside the exporter during
-	// the scrape benchmark).
+	// node_exporter's flag, for fleets that do not want the Go and process
+	// series of every host.
 	o.noExporterMetrics = app.Flag("web.disable-exporter-metrics",
 		"Leave out the exporter's own metrics (go_*, process_*, promhttp_*); chrony_exporter_build_info stays.",
 	).Default("false").Bool()
@@ -97,9 +96,8 @@ func newApp() (*kingpin.Application, *options) {
 	// node_exporter's flag and default. A scrape is one chain of work
 	// (read chronyd, write the text, gzip it) that a second CPU does not
 	// shorten; there the Go scheduler's idle threads spin beside chronyd,
-	// whose answers the read waits for. At 66 sources, one CPU measured
-	// 9-14 % less CPU per scrape, a p50 up to 0.6 ms and a p99 1-3 ms
-	// lower.
+	// whose answers the read waits for: one CPU measured less CPU per
+	// scrape and lower latency (docs/benchmarks.md).
 	o.maxProcs = new(int)
 	app.Flag("runtime.gomaxprocs", "The number of CPUs Go runs on at once (GOMAXPROCS).").
 		Envar("GOMAXPROCS").Default("1").SetValue((*procsValue)(o.maxProcs))
