@@ -221,7 +221,8 @@ const goldenHeading = "# Golden exposition; regenerate with go test ./collector 
 // names, byte for byte, from a plain scrape and then from a gzipped one
 // (the first scrape of a new exporter reads chronyd without a remembered
 // source list, the second with it). replace, when not nil, rewrites the
-// served text before the comparison (a fake's random address). The whole
+// served text before the comparison (a fake's random address); an empty
+// about keeps the file's heading. The whole
 // exposition is then held to the prometheus.Collector's (ForContext), and
 // both to checkScrape. -update rewrites the file from a plain scrape.
 func servedGolden(t *testing.T, e *collector.Exporter, file, about string, names []string, replace func(string) string) {
@@ -232,10 +233,7 @@ func servedGolden(t *testing.T, e *collector.Exporter, file, about string, names
 	}
 	if *collector.Update {
 		var b strings.Builder
-		b.WriteString(goldenHeading)
-		for _, l := range strings.Split(about, "\n") {
-			b.WriteString("# " + l + "\n")
-		}
+		b.WriteString(goldenHeadingOf(path, about))
 		b.WriteString(keepFamilies(t, replace(scrapeServed(t, e, false)), names))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -353,19 +351,44 @@ func parseText(t *testing.T, what, text string) []*dto.MetricFamily {
 	return list
 }
 
-// readGolden returns a golden file without the comment lines of its
-// heading.
+// readGolden returns the body of a golden file, after the comment lines of
+// its heading.
 func readGolden(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (create it with -update)", err)
 	}
-	text := string(b)
-	for strings.HasPrefix(text, "# ") && !strings.HasPrefix(text, "# HELP ") && !strings.HasPrefix(text, "# TYPE ") {
-		_, text, _ = strings.Cut(text, "\n")
+	_, body := splitGolden(string(b))
+	return body
+}
+
+// splitGolden cuts a golden file into its heading (the comment lines
+// before the first HELP or TYPE line) and its body.
+func splitGolden(text string) (heading, body string) {
+	body = text
+	for strings.HasPrefix(body, "# ") && !strings.HasPrefix(body, "# HELP ") && !strings.HasPrefix(body, "# TYPE ") {
+		_, body, _ = strings.Cut(body, "\n")
 	}
-	return text
+	return text[:len(text)-len(body)], body
+}
+
+// goldenHeadingOf returns the heading of a golden file about a case: the
+// common lines, then about's. An empty about keeps the heading the file
+// has, for a file whose heading another test writes.
+func goldenHeadingOf(path, about string) string {
+	if about == "" {
+		if old, err := os.ReadFile(path); err == nil {
+			heading, _ := splitGolden(string(old))
+			return heading
+		}
+	}
+	var b strings.Builder
+	b.WriteString(goldenHeading)
+	for _, l := range strings.Split(about, "\n") {
+		b.WriteString("# " + l + "\n")
+	}
+	return b.String()
 }
 
 // canonicalText writes families as the registry's text encoder does, after
@@ -500,10 +523,7 @@ func compareGolden(t *testing.T, file, about, got string) {
 	old, err := os.ReadFile(path)
 	if *collector.Update && (err != nil || parse(path, string(old)) != gotFamilies) {
 		var b strings.Builder
-		b.WriteString(goldenHeading)
-		for _, l := range strings.Split(about, "\n") {
-			b.WriteString("# " + l + "\n")
-		}
+		b.WriteString(goldenHeadingOf(path, about))
 		b.WriteString(got)
 		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
