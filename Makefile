@@ -24,7 +24,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) \
 # Every fuzz target, as package:target.
 FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' chronyproto/*_test.go | sed 's/^func //')
 
-.PHONY: all build exporter test test-deps lint fuzz bench demo demo-stop docker release tarball package clean
+.PHONY: all build exporter test test-deps lint mixin fuzz bench demo demo-stop docker release tarball package clean
 
 all: lint build test
 
@@ -56,6 +56,11 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags integration ./...
 	$(GO) run $(STATICCHECK) -tags integration ./...
+
+# Writes grafana/dashboards/chrony.json and rules/chrony.rules.yml from the
+# monitoring mixin in mixin/, their single source.
+mixin:
+	$(GO) run ./mixin/cmd/render
 
 # Runs each fuzz target for FUZZTIME; new crashers land in testdata/fuzz.
 fuzz:
