@@ -28,12 +28,18 @@ import (
 )
 
 // Golden exposition tests: each case serves hand-picked reply packets from
-// a fake chronyd and compares what the exporter makes of them with
-// testdata/<case>.prom. The golden files are the contract: after
+// a fake chronyd and compares what the exporter's /metrics handler serves,
+// plain and gzipped, byte for byte with testdata/<case>.prom (the case's
+// families only, after the file's comment heading); the
+// prometheus.Collector, which production does not serve but others may
+// register, must yield the same families and values. The golden files are
+// the contract: after
 //
 //	go test ./collector -run Golden -update
 //
-// review every changed value against the packets before keeping it.
+// review every changed value against the packets before keeping it, and
+// that a change of order alone changed no value: parse the old and the new
+// file and compare the families, not the text.
 
 // Request codes of the replies the tests store or patch (protocol
 // reference §7.1).
