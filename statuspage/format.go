@@ -13,13 +13,13 @@ import (
 
 // Placeholders for values that are not numbers.
 const (
-	// NoValue stands for NaN and for a value chronyd did not send.
-	NoValue = "—"
-	// Never stands for chronyd's "no sample yet" and "never" sentinels.
-	Never = "never"
+	// noValue stands for NaN and for a value chronyd did not send.
+	noValue = "—"
+	// never stands for chronyd's "no sample yet" and "never" sentinels.
+	never = "never"
 )
 
-// Offset formats a signed offset in seconds, always with its sign:
+// offsetText formats a signed offset in seconds, always with its sign:
 // |x| ≥ 1 s in s with 3 decimals ("+1.234 s"), ≥ 1 ms in ms with 3
 // decimals ("-12.345 ms"), ≥ 1 µs in µs with 1 decimal ("+3.1 µs"), below
 // that in whole ns ("-17 ns").
@@ -27,19 +27,19 @@ const (
 // The unit is chosen after rounding, so a value never prints as 1000 of a
 // unit: 999.5 ns is "+1.0 µs" and 999.9996 ms is "+1.000 s". A value that
 // rounds to zero is "+0 ns", never "-0 ns".
-func Offset(x float64) string {
+func offsetText(x float64) string {
 	return seconds(x, true)
 }
 
-// Magnitude formats an unsigned time in seconds (an error bound, a delay,
+// magnitudeText formats an unsigned time in seconds (an error bound, a delay,
 // a dispersion, a standard deviation) with the units and rounding of
-// Offset but no "+". A negative value, which chronyd does not send for
+// offsetText but no "+". A negative value, which chronyd does not send for
 // these, keeps its "-".
-func Magnitude(x float64) string {
+func magnitudeText(x float64) string {
 	return seconds(x, false)
 }
 
-// scales are the units of Offset, smallest first: the factor from seconds,
+// scales are the units of offsetText, smallest first: the factor from seconds,
 // the decimals shown.
 var scales = []struct {
 	unit     string
@@ -94,7 +94,7 @@ func sign(x, v float64, signed bool) string {
 func notFinite(x float64) (string, bool) {
 	switch {
 	case math.IsNaN(x):
-		return NoValue, true
+		return noValue, true
 	case math.IsInf(x, 1):
 		return "+∞", true
 	case math.IsInf(x, -1):
@@ -103,15 +103,15 @@ func notFinite(x float64) (string, bool) {
 	return "", false
 }
 
-// PPM formats a frequency in ppm with its sign and 3 decimals:
+// ppmText formats a frequency in ppm with its sign and 3 decimals:
 // "+1.234 ppm". A value that rounds to zero is "+0.000 ppm".
-func PPM(x float64) string {
+func ppmText(x float64) string {
 	return ppm(x, true)
 }
 
-// PPMBound formats an error bound of a frequency (a skew) in ppm with 3
+// ppmBoundText formats an error bound of a frequency (a skew) in ppm with 3
 // decimals and no "+": "2.041 ppm".
-func PPMBound(x float64) string {
+func ppmBoundText(x float64) string {
 	return ppm(x, false)
 }
 
@@ -123,19 +123,19 @@ func ppm(x float64, signed bool) string {
 	return sign(x, v, signed) + strconv.FormatFloat(v, 'f', 3, 64) + " ppm"
 }
 
-// Duration formats a length of time the way a person reads it: the
+// durationText formats a length of time the way a person reads it: the
 // largest unit and the next one, "45s", "4m 16s", "3h 12m", "2d 5h",
 // dropping a next unit that is zero ("1m", "2h"). Whole seconds are
 // rounded half up, the rest cut off ("3h 12m 59s" is "3h 12m"). Under a
 // second it is "250ms" (rounded; 999.5ms is "1s"), under a millisecond
 // "500µs", under a microsecond "20ns". Zero is "0s"; a negative duration
 // gets a "-".
-func Duration(d time.Duration) string {
+func durationText(d time.Duration) string {
 	switch {
 	case d == math.MinInt64:
-		return "-" + Duration(math.MaxInt64)
+		return "-" + durationText(math.MaxInt64)
 	case d < 0:
-		return "-" + Duration(-d)
+		return "-" + durationText(-d)
 	case d == 0:
 		return "0s"
 	case d < time.Microsecond:
@@ -165,7 +165,7 @@ func roundDiv(d, unit time.Duration) int64 {
 	return int64(q)
 }
 
-// wholeSeconds formats a positive number of seconds as Duration does.
+// wholeSeconds formats a positive number of seconds as durationText does.
 func wholeSeconds(s int64) string {
 	two := func(hi int64, hiUnit string, lo int64, loUnit string) string {
 		out := strconv.FormatInt(hi, 10) + hiUnit
@@ -188,12 +188,12 @@ func wholeSeconds(s int64) string {
 // maxDurationSeconds is the longest time.Duration in seconds.
 const maxDurationSeconds = float64(math.MaxInt64) / float64(time.Second)
 
-// Seconds formats a length of time chronyd sends as a float of seconds
-// (the update interval) as Duration does. NaN is NoValue and ±Inf "+∞" and
+// secondsText formats a length of time chronyd sends as a float of seconds
+// (the update interval) as durationText does. NaN is noValue and ±Inf "+∞" and
 // "-∞"; lengths beyond time.Duration's 292 years print in days.
-func Seconds(x float64) string {
+func secondsText(x float64) string {
 	if math.IsNaN(x) {
-		return NoValue
+		return noValue
 	}
 	if math.IsInf(x, 0) {
 		s, _ := notFinite(x)
@@ -206,13 +206,13 @@ func Seconds(x float64) string {
 		}
 		return d
 	}
-	return Duration(time.Duration(x * float64(time.Second)))
+	return durationText(time.Duration(x * float64(time.Second)))
 }
 
-// Poll formats a polling interval, 2^poll seconds, as Duration does:
+// pollText formats a polling interval, 2^poll seconds, as durationText does:
 // poll 6 is "1m 4s", poll -2 "250ms".
-func Poll(poll int16) string {
-	return Duration(pollInterval(poll))
+func pollText(poll int16) string {
+	return durationText(pollInterval(poll))
 }
 
 func pollInterval(poll int16) time.Duration {
@@ -230,25 +230,25 @@ func pollInterval(poll int16) time.Duration {
 	return time.Second >> -poll
 }
 
-// Ago formats how long ago something happened, for a sample age:
-// Duration's text, or Never when there is no sample.
-func Ago(d time.Duration, ok bool) string {
+// agoText formats how long ago something happened, for a sample age:
+// durationText's text, or never when there is no sample.
+func agoText(d time.Duration, ok bool) string {
 	if !ok {
-		return Never
+		return never
 	}
-	return Duration(d)
+	return durationText(d)
 }
 
-// Reach formats chronyd's reachability register as chronyc does: 3 octal
+// reachText formats chronyd's reachability register as chronyc does: 3 octal
 // digits, "377" when the last 8 polls were answered.
-func Reach(r uint8) string {
+func reachText(r uint8) string {
 	return fmt.Sprintf("%03o", r)
 }
 
-// ReachBits returns the 8 polls of the reachability register, oldest
+// reachBits returns the 8 polls of the reachability register, oldest
 // first: bit 7 is the oldest poll and bit 0 the latest (§8.2.3), so the
 // order is that of the octal digits.
-func ReachBits(r uint8) [8]bool {
+func reachBits(r uint8) [8]bool {
 	var b [8]bool
 	for i := range b {
 		b[i] = r&(1<<(7-i)) != 0
@@ -256,37 +256,37 @@ func ReachBits(r uint8) [8]bool {
 	return b
 }
 
-// Time formats a time from chronyd in UTC, to the second:
+// timeText formats a time from chronyd in UTC, to the second:
 // "2026-01-01 01:02:03 UTC". The zero time and the Unix epoch, which is
-// chronyd's "never", are Never.
-func Time(t time.Time) string {
+// chronyd's "never", are never.
+func timeText(t time.Time) string {
 	if isNever(t) {
-		return Never
+		return never
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// Since formats how long before now t was: "4m 16s ago", "in 3s" for a
-// time ahead of now, "now" under a second, Never for chronyd's sentinel.
-func Since(t, now time.Time) string {
+// sinceText formats how long before now t was: "4m 16s ago", "in 3s" for a
+// time ahead of now, "now" under a second, never for chronyd's sentinel.
+func sinceText(t, now time.Time) string {
 	if isNever(t) {
-		return Never
+		return never
 	}
 	d := now.Sub(t)
 	switch {
 	case d > -time.Second && d < time.Second:
 		return "now"
 	case d < 0:
-		return "in " + Duration(-d)
+		return "in " + durationText(-d)
 	}
-	return Duration(d) + " ago"
+	return durationText(d) + " ago"
 }
 
 func isNever(t time.Time) bool {
 	return t.IsZero() || t.Unix() == 0
 }
 
-// RefID formats a reference ID as chronyc does: 8 hex digits.
-func RefID(id uint32) string {
+// refIDText formats a reference ID as chronyc does: 8 hex digits.
+func refIDText(id uint32) string {
 	return fmt.Sprintf("%08X", id)
 }

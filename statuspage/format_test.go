@@ -67,7 +67,7 @@ func TestOffset(t *testing.T) {
 		{posInf, "+∞"},
 		{negInf, "-∞"},
 	} {
-		if got := Offset(tc.in); got != tc.want {
+		if got := offsetText(tc.in); got != tc.want {
 			t.Errorf("Offset(%g) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -94,7 +94,7 @@ func TestMagnitude(t *testing.T) {
 		{posInf, "+∞"},
 		{negInf, "-∞"},
 	} {
-		if got := Magnitude(tc.in); got != tc.want {
+		if got := magnitudeText(tc.in); got != tc.want {
 			t.Errorf("Magnitude(%g) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -121,10 +121,10 @@ func TestPPM(t *testing.T) {
 		{posInf, "+∞", "+∞"},
 		{negInf, "-∞", "-∞"},
 	} {
-		if got := PPM(tc.in); got != tc.want {
+		if got := ppmText(tc.in); got != tc.want {
 			t.Errorf("PPM(%g) = %q, want %q", tc.in, got, tc.want)
 		}
-		if got := PPMBound(tc.in); got != tc.hold {
+		if got := ppmBoundText(tc.in); got != tc.hold {
 			t.Errorf("PPMBound(%g) = %q, want %q", tc.in, got, tc.hold)
 		}
 	}
@@ -171,7 +171,7 @@ func TestDuration(t *testing.T) {
 		{-(4*time.Minute + 16*time.Second), "-4m 16s"},
 		{math.MinInt64, "-106751d 23h"},
 	} {
-		if got := Duration(tc.in); got != tc.want {
+		if got := durationText(tc.in); got != tc.want {
 			t.Errorf("Duration(%d) = %q, want %q", int64(tc.in), got, tc.want)
 		}
 	}
@@ -195,7 +195,7 @@ func TestSeconds(t *testing.T) {
 		{posInf, "+∞"},
 		{negInf, "-∞"},
 	} {
-		if got := Seconds(tc.in); got != tc.want {
+		if got := secondsText(tc.in); got != tc.want {
 			t.Errorf("Seconds(%g) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -223,7 +223,7 @@ func TestPoll(t *testing.T) {
 		{-21, "953ns"},
 		{math.MinInt16, "953ns"},
 	} {
-		if got := Poll(tc.in); got != tc.want {
+		if got := pollText(tc.in); got != tc.want {
 			t.Errorf("Poll(%d) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -242,7 +242,7 @@ func TestAgo(t *testing.T) {
 		{0, false, "never"},
 		{4294967295 * time.Second, false, "never"},
 	} {
-		if got := Ago(tc.d, tc.ok); got != tc.want {
+		if got := agoText(tc.d, tc.ok); got != tc.want {
 			t.Errorf("Ago(%v, %v) = %q, want %q", tc.d, tc.ok, got, tc.want)
 		}
 	}
@@ -262,11 +262,11 @@ func TestReach(t *testing.T) {
 		{0o376, "376", "#######."},
 		{0o377, "377", "########"},
 	} {
-		if got := Reach(tc.in); got != tc.want {
+		if got := reachText(tc.in); got != tc.want {
 			t.Errorf("Reach(%#o) = %q, want %q", tc.in, got, tc.want)
 		}
 		var bits []byte
-		for _, on := range ReachBits(tc.in) {
+		for _, on := range reachBits(tc.in) {
 			if on {
 				bits = append(bits, '#')
 			} else {
@@ -293,7 +293,7 @@ func TestTime(t *testing.T) {
 		{time.Time{}, "never"},
 		{time.Unix(1, 0), "1970-01-01 00:00:01 UTC"},
 	} {
-		if got := Time(tc.in); got != tc.want {
+		if got := timeText(tc.in); got != tc.want {
 			t.Errorf("Time(%v) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -314,7 +314,7 @@ func TestSince(t *testing.T) {
 		{time.Unix(0, 0), "never"},
 		{time.Time{}, "never"},
 	} {
-		if got := Since(tc.in, now); got != tc.want {
+		if got := sinceText(tc.in, now); got != tc.want {
 			t.Errorf("Since(%v) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -330,7 +330,7 @@ func TestRefID(t *testing.T) {
 		{0x7F7F0101, "7F7F0101"},
 		{0xFFFFFFFF, "FFFFFFFF"},
 	} {
-		if got := RefID(tc.in); got != tc.want {
+		if got := refIDText(tc.in); got != tc.want {
 			t.Errorf("RefID(%#x) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -348,7 +348,7 @@ func TestFloatJSON(t *testing.T) {
 		{posInf, "null"},
 		{negInf, "null"},
 	} {
-		got, err := Float(tc.in).MarshalJSON()
+		got, err := jsonFloat(tc.in).MarshalJSON()
 		if err != nil || string(got) != tc.want {
 			t.Errorf("Float(%g).MarshalJSON() = %s, %v; want %s", tc.in, got, err, tc.want)
 		}

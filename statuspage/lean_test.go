@@ -51,11 +51,11 @@ func TestPageWithEveryCollectorOff(t *testing.T) {
 	}
 	st, _ := p.status(t)
 	if st.Tracking == nil || len(st.Sources) != 5 || st.Sources[3].SelectReason != "missing samples" || len(st.SourceStats) != 5 ||
-		st.RTC.Status != RTCOK || st.Unavailable != nil || len(st.Problems) != 0 {
+		st.RTC.Status != rtcOK || st.Unavailable != nil || len(st.Problems) != 0 {
 		t.Errorf("status with every collector off: %+v", st)
 	}
 	for _, c := range st.Exporter.Collectors {
-		if c.State != CollectorOff {
+		if c.State != collectorOff {
 			t.Errorf("collector %s: %q, want off", c.Name, c.State)
 		}
 	}
@@ -91,7 +91,7 @@ func TestOldChronyd(t *testing.T) {
 		pr, page, st := problemsOf(t, p)
 		want := "chronyd at " + f.Addr() + " is too old for the selectdata, authdata and sourcename reports (chrony 4.0 added them): " +
 			"the sources show no selection reasons or configured names; the authdata collector is skipped. Upgrading chrony brings them; nothing else needs doing."
-		if len(pr) != 1 || pr[0].Kind != KindMissingReports || pr[0].Severity != "info" || pr[0].Message != want {
+		if len(pr) != 1 || pr[0].Kind != kindMissingReports || pr[0].Severity != "info" || pr[0].Message != want {
 			t.Fatalf("problems %+v, want one info notice: %q", pr, want)
 		}
 		if !strings.Contains(page, `<section id="problems" class="banner" role="status"`) || !strings.Contains(page, `class="problem info"`) {
@@ -107,8 +107,8 @@ func TestOldChronyd(t *testing.T) {
 		f := chronytest.NewFake(t, "unixgram", old(t))
 		p := newTestPage(t, collector.Config{Address: f.Addr(), Enabled: map[string]bool{"authdata": true}})
 		pr, page, _ := problemsOf(t, p)
-		if len(pr) != 2 || pr[0].Kind != KindTooOld || pr[0].Collector != "authdata" || pr[0].Severity != "warning" ||
-			pr[1].Kind != KindMissingReports || strings.Contains(pr[1].Message, "collector is skipped") {
+		if len(pr) != 2 || pr[0].Kind != kindTooOld || pr[0].Collector != "authdata" || pr[0].Severity != "warning" ||
+			pr[1].Kind != kindMissingReports || strings.Contains(pr[1].Message, "collector is skipped") {
 			t.Fatalf("problems %+v, want authdata too old, then the notice without skipped collectors", pr)
 		}
 		if !strings.Contains(page, `role="alert"`) {

@@ -23,8 +23,8 @@ import (
 	"github.com/second-hand/chrony_exporter/collector"
 )
 
-// APIPath is where the JSON form of the page is served.
-const APIPath = "/api/status"
+// apiPath is where the JSON form of the page is served.
+const apiPath = "/api/status"
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -48,7 +48,7 @@ type Info struct {
 	ProbePath string
 }
 
-// Handler serves the status page at / and its JSON at APIPath, and 404
+// Handler serves the status page at / and its JSON at apiPath, and 404
 // for every other path.
 type Handler struct {
 	e    *collector.Exporter
@@ -89,7 +89,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/":
 		serve = h.servePage
-	case APIPath:
+	case apiPath:
 		serve = h.serveJSON
 	default:
 		http.NotFound(w, r)
@@ -103,9 +103,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	serve(w, r)
 }
 
-// Status reads chronyd within the configured timeout and returns what the
+// status reads chronyd within the configured timeout and returns what the
 // page shows.
-func (h *Handler) Status(ctx context.Context) *Status {
+func (h *Handler) status(ctx context.Context) *status {
 	ctx, cancel := context.WithTimeout(ctx, h.info.Timeout)
 	defer cancel()
 	s, states := h.e.Read(ctx)
@@ -115,7 +115,7 @@ func (h *Handler) Status(ctx context.Context) *Status {
 
 // pageData is what the template gets.
 type pageData struct {
-	*Status
+	*status
 	Host    string
 	Info    Info
 	CSS     template.CSS
@@ -123,14 +123,14 @@ type pageData struct {
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
-	st := h.Status(r.Context())
+	st := h.status(r.Context())
 	var buf bytes.Buffer
 	err := h.tmpl.ExecuteTemplate(&buf, "page.html", pageData{
-		Status:  st,
+		status:  st,
 		Host:    h.host,
 		Info:    h.info,
 		CSS:     template.CSS(styleCSS), // our own file, not data
-		APIPath: APIPath,
+		APIPath: apiPath,
 	})
 	if err != nil {
 		http.Error(w, "rendering the status page: "+err.Error(), http.StatusInternalServerError)
@@ -149,7 +149,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request) {
-	st := h.Status(r.Context())
+	st := h.status(r.Context())
 	body, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		http.Error(w, "encoding the status: "+err.Error(), http.StatusInternalServerError)
@@ -167,35 +167,35 @@ func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request) {
 
 // funcs format the page's numbers; see format.go.
 var funcs = template.FuncMap{
-	"offset":    func(x Float) string { return Offset(float64(x)) },
-	"magnitude": func(x Float) string { return Magnitude(float64(x)) },
-	"ppm":       func(x Float) string { return PPM(float64(x)) },
-	"ppmBound":  func(x Float) string { return PPMBound(float64(x)) },
-	"seconds":   func(x Float) string { return Seconds(float64(x)) },
-	"span":      func(s int64) string { return Duration(time.Duration(s) * time.Second) },
-	"poll":      Poll,
-	"reachBits": ReachBits,
+	"offset":    func(x jsonFloat) string { return offsetText(float64(x)) },
+	"magnitude": func(x jsonFloat) string { return magnitudeText(float64(x)) },
+	"ppm":       func(x jsonFloat) string { return ppmText(float64(x)) },
+	"ppmBound":  func(x jsonFloat) string { return ppmBoundText(float64(x)) },
+	"seconds":   func(x jsonFloat) string { return secondsText(float64(x)) },
+	"span":      func(s int64) string { return durationText(time.Duration(s) * time.Second) },
+	"poll":      pollText,
+	"reachBits": reachBits,
 	"lastRx": func(s *int64) string {
 		if s == nil {
-			return Never
+			return never
 		}
-		return Duration(time.Duration(*s) * time.Second)
+		return durationText(time.Duration(*s) * time.Second)
 	},
 	"when": func(t *time.Time) string {
 		if t == nil {
-			return Never
+			return never
 		}
-		return Time(*t)
+		return timeText(*t)
 	},
 	"since": func(t *time.Time, now time.Time) string {
 		if t == nil {
-			return Never
+			return never
 		}
-		return Since(*t, now)
+		return sinceText(*t, now)
 	},
 	"word": signWord,
 	// alerting: a banner of notices alone is no alert to announce.
-	"alerting": func(ps []Problem) bool {
+	"alerting": func(ps []problem) bool {
 		for _, p := range ps {
 			if p.Severity != "info" {
 				return true
@@ -203,7 +203,7 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
-	"deref": func(x *Float) Float {
+	"deref": func(x *jsonFloat) jsonFloat {
 		if x == nil {
 			return 0
 		}

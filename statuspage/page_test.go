@@ -109,15 +109,15 @@ func (p testPage) page(t *testing.T) string {
 }
 
 // status loads /api/status.
-func (p testPage) status(t *testing.T) (*Status, map[string]any) {
+func (p testPage) status(t *testing.T) (*status, map[string]any) {
 	t.Helper()
-	r := p.get(t, http.MethodGet, APIPath)
+	r := p.get(t, http.MethodGet, apiPath)
 	if r.code != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
-		t.Fatalf("GET %s: %d %q, want 200 application/json\n%s", APIPath, r.code, r.header.Get("Content-Type"), r.body)
+		t.Fatalf("GET %s: %d %q, want 200 application/json\n%s", apiPath, r.code, r.header.Get("Content-Type"), r.body)
 	}
-	var st Status
+	var st status
 	if err := json.Unmarshal([]byte(r.body), &st); err != nil {
-		t.Fatalf("GET %s: %v\n%s", APIPath, err, r.body)
+		t.Fatalf("GET %s: %v\n%s", apiPath, err, r.body)
 	}
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(r.body), &raw); err != nil {
@@ -243,13 +243,13 @@ func TestRouting(t *testing.T) {
 		want         int
 	}{
 		{"GET", "/", 200},
-		{"GET", APIPath, 200},
+		{"GET", apiPath, 200},
 		{"GET", "/index.html", 404},
 		{"GET", "/api/status/", 404},
 		{"GET", "/api", 404},
 		{"GET", "/favicon.ico", 404},
 		{"POST", "/", 405},
-		{"DELETE", APIPath, 405},
+		{"DELETE", apiPath, 405},
 	} {
 		if r := p.get(t, tc.method, tc.path); r.code != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, r.code, tc.want)
@@ -275,7 +275,7 @@ func TestJSON(t *testing.T) {
 	if _, ok := raw["unavailable"]; ok {
 		t.Errorf("unavailable present for a healthy chronyd: %v", raw["unavailable"])
 	}
-	if st.Chronyd != (Chronyd{Address: f.Addr(), Transport: "unix", Up: true}) {
+	if st.Chronyd != (chronyd{Address: f.Addr(), Transport: "unix", Up: true}) {
 		t.Errorf("chronyd = %+v", st.Chronyd)
 	}
 	tr := st.Tracking
@@ -327,7 +327,7 @@ func TestJSON(t *testing.T) {
 			t.Errorf("sourcestats %s of a source without samples = %v (present %v), want null", k, v, ok)
 		}
 	}
-	if st.RTC.Status != RTCNotConfigured {
+	if st.RTC.Status != rtcNotConfigured {
 		t.Errorf("rtc = %+v, want not_configured", st.RTC)
 	}
 	if st.Exporter.Version != "1.2.3-test" || st.Exporter.TelemetryPath != "/metrics" || st.Exporter.Timeout != 3 {
@@ -338,9 +338,9 @@ func TestJSON(t *testing.T) {
 		states[c.Name] = c.State
 	}
 	for _, name := range collector.Names() {
-		want := CollectorOK
+		want := collectorOK
 		if !collector.DefaultEnabled(name) {
-			want = CollectorOff
+			want = collectorOff
 		}
 		if states[name] != want {
 			t.Errorf("collector %s: state %q, want %q", name, states[name], want)
@@ -350,7 +350,7 @@ func TestJSON(t *testing.T) {
 
 // problemsOf loads the JSON and the page and returns the problems, the
 // page's text, and the page.
-func problemsOf(t *testing.T, p testPage) ([]Problem, string, *Status) {
+func problemsOf(t *testing.T, p testPage) ([]problem, string, *status) {
 	t.Helper()
 	st, _ := p.status(t)
 	page := p.page(t)
@@ -362,18 +362,18 @@ func TestBannerNotRunning(t *testing.T) {
 	p := newTestPage(t, collector.Config{Address: "unix://" + sock})
 	pr, page, st := problemsOf(t, p)
 	want := "Unable to connect to chronyd at unix://" + sock + ". Is the service running?"
-	if len(pr) != 1 || pr[0].Kind != KindNotRunning || pr[0].Severity != "error" || pr[0].Message != want {
+	if len(pr) != 1 || pr[0].Kind != kindNotRunning || pr[0].Severity != "error" || pr[0].Message != want {
 		t.Fatalf("problems %+v, want one not_running: %q", pr, want)
 	}
 	if !strings.Contains(page, `role="alert"`) {
 		t.Errorf("no banner")
 	}
 	wantText(t, page, want, "Tracking data unavailable", "Sources unavailable", "chronyd not answering")
-	if st.Chronyd.Up || st.Tracking != nil || st.Sources != nil || st.SourceStats != nil || st.RTC.Status != RTCUnavailable {
+	if st.Chronyd.Up || st.Tracking != nil || st.Sources != nil || st.SourceStats != nil || st.RTC.Status != rtcUnavailable {
 		t.Errorf("status without chronyd: %+v", st)
 	}
 	for _, c := range st.Exporter.Collectors {
-		if c.State != CollectorError && c.State != CollectorOff {
+		if c.State != collectorError && c.State != collectorOff {
 			t.Errorf("collector %s: %q without chronyd, want error", c.Name, c.State)
 		}
 	}
@@ -396,7 +396,7 @@ func TestBannerTimeout(t *testing.T) {
 				t.Errorf("two loads took %v with a 300ms timeout", took)
 			}
 			want := "chronyd at " + f.Addr() + " did not answer within 300ms (--chrony.timeout)."
-			if len(pr) != 1 || pr[0].Kind != KindTimeout || !strings.HasPrefix(pr[0].Message, want) {
+			if len(pr) != 1 || pr[0].Kind != kindTimeout || !strings.HasPrefix(pr[0].Message, want) {
 				t.Fatalf("problems %+v, want one timeout: %q", pr, want)
 			}
 			wantText(t, page, want)
@@ -421,7 +421,7 @@ func TestUDPSkipped(t *testing.T) {
 	for _, c := range st.Exporter.Collectors {
 		if collector.UnixOnly(c.Name) && collector.DefaultEnabled(c.Name) {
 			skipped++
-			if c.State != CollectorSkipped || c.Reason != "needs the Unix socket; chronyd is read over UDP" {
+			if c.State != collectorSkipped || c.Reason != "needs the Unix socket; chronyd is read over UDP" {
 				t.Errorf("collector %+v, want skipped because it needs the Unix socket", c)
 			}
 			wantText(t, page, c.Name+" skipped needs the Unix socket; chronyd is read over UDP")
@@ -442,7 +442,7 @@ func TestBannerNeedsUnixSocket(t *testing.T) {
 	f.SetFault(cmdServerStats, chronytest.FaultSpec{Fault: chronytest.FaultUnauth})
 	p := newTestPage(t, collector.Config{Address: f.Addr(), Enabled: map[string]bool{"serverstats": true}})
 	pr, page, _ := problemsOf(t, p)
-	if len(pr) != 1 || pr[0].Kind != KindNeedsUnixSocket || pr[0].Severity != "warning" || pr[0].Collector != "serverstats" || pr[0].Report != "serverstats" {
+	if len(pr) != 1 || pr[0].Kind != kindNeedsUnixSocket || pr[0].Severity != "warning" || pr[0].Collector != "serverstats" || pr[0].Report != "serverstats" {
 		t.Fatalf("problems %+v, want serverstats needs the Unix socket", pr)
 	}
 	wantText(t, page, "chronyd refuses the serverstats report over UDP: it needs chronyd's Unix socket. Use --chrony.address=unix:///run/chrony/chronyd.sock",
@@ -457,8 +457,8 @@ func TestBannerTooOld(t *testing.T) {
 	f := chronytest.NewFake(t, "unixgram", r)
 	p := newTestPage(t, collector.Config{Address: f.Addr(), Enabled: map[string]bool{"selectdata": true}})
 	pr, page, st := problemsOf(t, p)
-	if len(pr) != 2 || pr[0].Kind != KindTooOld || pr[0].Severity != "warning" || pr[0].Collector != "selectdata" || pr[0].Report != "selectdata" ||
-		pr[1].Kind != KindMissingReports {
+	if len(pr) != 2 || pr[0].Kind != kindTooOld || pr[0].Severity != "warning" || pr[0].Collector != "selectdata" || pr[0].Report != "selectdata" ||
+		pr[1].Kind != kindMissingReports {
 		t.Fatalf("problems %+v, want selectdata too old, then the missing reports", pr)
 	}
 	wantText(t, page, "chronyd at "+f.Addr()+" is too old for the selectdata report. Upgrade chrony, or turn the collector off with --no-collector.selectdata.")
@@ -503,12 +503,12 @@ func TestUDPFallback(t *testing.T) {
 
 	p := newTestPage(t, collector.Config{})
 	pr, page, st := problemsOf(t, p)
-	if len(pr) != 1 || pr[0].Kind != KindUDPFallback || pr[0].Severity != "warning" {
+	if len(pr) != 1 || pr[0].Kind != kindUDPFallback || pr[0].Severity != "warning" {
 		t.Fatalf("problems %+v, want one fall-back warning", pr)
 	}
 	var skipped []string
 	for _, c := range st.Exporter.Collectors {
-		if c.State == CollectorSkipped {
+		if c.State == collectorSkipped {
 			skipped = append(skipped, c.Name)
 			if c.Reason != "needs the Unix socket, which refused the exporter; chronyd is read over UDP" {
 				t.Errorf("collector %s skipped for %q", c.Name, c.Reason)
@@ -570,7 +570,7 @@ func TestPermissionText(t *testing.T) {
 		},
 	} {
 		p := connectionProblem(tc.err, "unix:///run/chrony/chronyd.sock", Info{Timeout: time.Second})
-		if p.Kind != KindPermission || p.Severity != "error" {
+		if p.Kind != kindPermission || p.Severity != "error" {
 			t.Errorf("%v: kind %q severity %q, want permission error", tc.err, p.Kind, p.Severity)
 		}
 		for _, w := range tc.want {
@@ -584,9 +584,9 @@ func TestPermissionText(t *testing.T) {
 		err  error
 		kind string
 	}{
-		{fmt.Errorf("%w: x", chronyproto.ErrNotRunning), KindNotRunning},
-		{fmt.Errorf("%w: x", chronyproto.ErrTimeout), KindTimeout},
-		{errors.New("something else"), KindOther},
+		{fmt.Errorf("%w: x", chronyproto.ErrNotRunning), kindNotRunning},
+		{fmt.Errorf("%w: x", chronyproto.ErrTimeout), kindTimeout},
+		{errors.New("something else"), kindOther},
 	} {
 		if p := connectionProblem(tc.err, "udp://127.0.0.1:323", Info{Timeout: time.Second}); p.Kind != tc.kind {
 			t.Errorf("%v: kind %q, want %q", tc.err, p.Kind, tc.kind)
@@ -626,7 +626,7 @@ func TestRTC(t *testing.T) {
 	wantText(t, page, "Offset +500.000 ms (RTC fast)", "Drift -1.500 ppm (loses time)", "Samples 10", "Runs 4",
 		"Span 1h", "Reference time 2026-01-01 01:02:03 UTC")
 	st, _ := p.status(t)
-	if st.RTC.Status != RTCOK || *st.RTC.Offset != 0.5 || *st.RTC.Drift != -1.5 || st.RTC.Samples != 10 || st.RTC.Runs != 4 || st.RTC.Span != 3600 ||
+	if st.RTC.Status != rtcOK || *st.RTC.Offset != 0.5 || *st.RTC.Drift != -1.5 || st.RTC.Samples != 10 || st.RTC.Runs != 4 || st.RTC.Span != 3600 ||
 		!st.RTC.RefTime.Equal(time.Date(2026, 1, 1, 1, 2, 3, 0, time.UTC)) {
 		t.Errorf("rtc = %+v", st.RTC)
 	}
@@ -694,7 +694,7 @@ func TestLocalReference(t *testing.T) {
 // TestNaNInJSON: the JSON of a status with numbers that are not finite
 // is valid, with null for them.
 func TestNaNInJSON(t *testing.T) {
-	st := &Status{Tracking: &Tracking{Frequency: Float(nan), Skew: Float(posInf)}}
+	st := &status{Tracking: &tracking{Frequency: jsonFloat(nan), Skew: jsonFloat(posInf)}}
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
@@ -734,16 +734,16 @@ func TestNSourcesError(t *testing.T) {
 
 func TestSignWord(t *testing.T) {
 	for _, tc := range []struct{ shown, want string }{
-		{Offset(3e-6), "fast"},
-		{Offset(-3e-6), "slow"},
-		{Offset(0), ""},
-		{Offset(-0.4e-9), ""}, // shown as +0 ns
-		{PPM(0.063), "fast"},
-		{PPM(-0.0004), ""}, // shown as +0.000 ppm
-		{PPM(-1.5), "slow"},
-		{Offset(nan), ""},
-		{Offset(posInf), ""},
-		{PPM(negInf), ""},
+		{offsetText(3e-6), "fast"},
+		{offsetText(-3e-6), "slow"},
+		{offsetText(0), ""},
+		{offsetText(-0.4e-9), ""}, // shown as +0 ns
+		{ppmText(0.063), "fast"},
+		{ppmText(-0.0004), ""}, // shown as +0.000 ppm
+		{ppmText(-1.5), "slow"},
+		{offsetText(nan), ""},
+		{offsetText(posInf), ""},
+		{ppmText(negInf), ""},
 	} {
 		if got := signWord(tc.shown, "fast", "slow"); got != tc.want {
 			t.Errorf("signWord(%q) = %q, want %q", tc.shown, got, tc.want)

@@ -15,30 +15,30 @@ import (
 	"github.com/second-hand/chrony_exporter/collector"
 )
 
-// Status is what the page shows, and the document /api/status serves.
+// status is what the page shows, and the document /api/status serves.
 // Times are in seconds and frequencies in ppm, as chronyd sends them;
 // numbers that are not finite are null.
-type Status struct {
+type status struct {
 	GeneratedAt time.Time `json:"generated_at"`
-	Chronyd     Chronyd   `json:"chronyd"`
+	Chronyd     chronyd   `json:"chronyd"`
 	// Problems are the banner's entries, most serious first; empty when
 	// everything worked.
-	Problems []Problem `json:"problems"`
+	Problems []problem `json:"problems"`
 	// Tracking is null when it was not read.
-	Tracking *Tracking `json:"tracking"`
+	Tracking *tracking `json:"tracking"`
 	// Sources and SourceStats are null when they were not read, and
 	// empty when chronyd has none.
-	Sources     []Source      `json:"sources"`
-	SourceStats []SourceStats `json:"sourcestats"`
-	RTC         RTC           `json:"rtc"`
-	Exporter    Exporter      `json:"exporter"`
+	Sources     []source      `json:"sources"`
+	SourceStats []sourceStats `json:"sourcestats"`
+	RTC         rtc           `json:"rtc"`
+	Exporter    exporter      `json:"exporter"`
 	// Unavailable says, per section ("tracking", "sources",
 	// "sourcestats"), why it has no data.
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 }
 
-// Chronyd is the daemon the exporter reads.
-type Chronyd struct {
+// chronyd is the daemon the exporter reads.
+type chronyd struct {
 	// Address is unix:///path or udp://host:port, or the configured
 	// address when chronyd could not be reached.
 	Address string `json:"address"`
@@ -52,9 +52,9 @@ type Chronyd struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Problem is one entry of the error banner.
-type Problem struct {
-	// Kind is one of the Kind constants.
+// problem is one entry of the error banner.
+type problem struct {
+	// Kind is one of the kind… constants.
 	Kind string `json:"kind"`
 	// Severity is "error" (nothing or a default report could be read),
 	// "warning", or "info" (nothing to mend: a fact that explains what
@@ -68,22 +68,22 @@ type Problem struct {
 	Report    string `json:"report,omitempty"`
 }
 
-// The kinds of Problem.
+// The kinds of problem.
 const (
-	KindNotRunning      = "not_running"
-	KindUDPFallback     = "udp_fallback"
-	KindPermission      = "permission"
-	KindTimeout         = "timeout"
-	KindNeedsUnixSocket = "needs_unix_socket"
-	KindTooOld          = "too_old"
-	// KindMissingReports lists the reports chronyd is too old for.
-	KindMissingReports = "missing_reports"
-	KindNotEnabled     = "not_enabled"
-	KindOther          = "other"
+	kindNotRunning      = "not_running"
+	kindUDPFallback     = "udp_fallback"
+	kindPermission      = "permission"
+	kindTimeout         = "timeout"
+	kindNeedsUnixSocket = "needs_unix_socket"
+	kindTooOld          = "too_old"
+	// kindMissingReports lists the reports chronyd is too old for.
+	kindMissingReports = "missing_reports"
+	kindNotEnabled     = "not_enabled"
+	kindOther          = "other"
 )
 
-// Tracking is chronyd's tracking report.
-type Tracking struct {
+// tracking is chronyd's tracking report.
+type tracking struct {
 	// Synchronized is whether the leap status is not "Not synchronised".
 	Synchronized bool   `json:"synchronized"`
 	RefID        string `json:"ref_id"`
@@ -100,24 +100,24 @@ type Tracking struct {
 	// CurrentCorrection has chronyc's sign: positive when the system
 	// clock is slow of NTP time. The page shows its opposite, system time
 	// minus NTP time.
-	CurrentCorrection Float `json:"current_correction_seconds"`
-	LastOffset        Float `json:"last_offset_seconds"`
-	RMSOffset         Float `json:"rms_offset_seconds"`
-	Frequency         Float `json:"frequency_ppm"`
-	ResidualFrequency Float `json:"residual_frequency_ppm"`
-	Skew              Float `json:"skew_ppm"`
-	RootDelay         Float `json:"root_delay_seconds"`
-	RootDispersion    Float `json:"root_dispersion_seconds"`
-	UpdateInterval    Float `json:"update_interval_seconds"`
-	MaxError          Float `json:"max_error_seconds"`
+	CurrentCorrection jsonFloat `json:"current_correction_seconds"`
+	LastOffset        jsonFloat `json:"last_offset_seconds"`
+	RMSOffset         jsonFloat `json:"rms_offset_seconds"`
+	Frequency         jsonFloat `json:"frequency_ppm"`
+	ResidualFrequency jsonFloat `json:"residual_frequency_ppm"`
+	Skew              jsonFloat `json:"skew_ppm"`
+	RootDelay         jsonFloat `json:"root_delay_seconds"`
+	RootDispersion    jsonFloat `json:"root_dispersion_seconds"`
+	UpdateInterval    jsonFloat `json:"update_interval_seconds"`
+	MaxError          jsonFloat `json:"max_error_seconds"`
 }
 
 // SystemOffset is system time minus NTP time: positive when the system
 // clock is ahead.
-func (t *Tracking) SystemOffset() Float { return -t.CurrentCorrection }
+func (t *tracking) SystemOffset() jsonFloat { return -t.CurrentCorrection }
 
-// Source is one line of chronyc sources, with selectdata's reason.
-type Source struct {
+// source is one line of chronyc sources, with selectdata's reason.
+type source struct {
 	// Name and Address are the source's source_name and source_address
 	// labels (collector.Exporter.Labels): its configured name, else its
 	// reverse DNS name with --collector.dns-lookups, else the address; a
@@ -133,47 +133,47 @@ type Source struct {
 	// Selected is chronyd's current best source.
 	Selected bool `json:"selected"`
 	// Reachable is whether any of the last 8 polls was answered.
-	Reachable   bool   `json:"reachable"`
-	Stratum     uint16 `json:"stratum"`
-	Poll        int16  `json:"poll"`
-	Reach       uint8  `json:"reach"`
-	ReachOctal  string `json:"reach_octal"`
-	HasSample   bool   `json:"has_sample"`
-	LastRx      *int64 `json:"last_rx_seconds"` // null: no sample yet
-	Adjusted    Float  `json:"last_sample_adjusted_seconds"`
-	Measured    Float  `json:"last_sample_measured_seconds"`
-	SampleError Float  `json:"last_sample_error_seconds"`
+	Reachable   bool      `json:"reachable"`
+	Stratum     uint16    `json:"stratum"`
+	Poll        int16     `json:"poll"`
+	Reach       uint8     `json:"reach"`
+	ReachOctal  string    `json:"reach_octal"`
+	HasSample   bool      `json:"has_sample"`
+	LastRx      *int64    `json:"last_rx_seconds"` // null: no sample yet
+	Adjusted    jsonFloat `json:"last_sample_adjusted_seconds"`
+	Measured    jsonFloat `json:"last_sample_measured_seconds"`
+	SampleError jsonFloat `json:"last_sample_error_seconds"`
 	// SelectState is selectdata's letter and SelectReason its meaning,
 	// when chronyd answered selectdata.
 	SelectState  string `json:"select_state,omitempty"`
 	SelectReason string `json:"select_reason,omitempty"`
 }
 
-// SourceStats is one line of chronyc sourcestats, its source named as in
-// Source. The estimates are null while the source has no samples.
-type SourceStats struct {
-	Name      string `json:"name"`
-	Address   string `json:"address"`
-	Samples   uint32 `json:"samples"`
-	Runs      uint32 `json:"runs"`
-	Span      int64  `json:"span_seconds"`
-	Frequency Float  `json:"frequency_ppm"`
-	Skew      Float  `json:"skew_ppm"`
-	Offset    Float  `json:"offset_seconds"`
-	StdDev    Float  `json:"stddev_seconds"`
+// sourceStats is one line of chronyc sourcestats, its source named as in
+// source. The estimates are null while the source has no samples.
+type sourceStats struct {
+	Name      string    `json:"name"`
+	Address   string    `json:"address"`
+	Samples   uint32    `json:"samples"`
+	Runs      uint32    `json:"runs"`
+	Span      int64     `json:"span_seconds"`
+	Frequency jsonFloat `json:"frequency_ppm"`
+	Skew      jsonFloat `json:"skew_ppm"`
+	Offset    jsonFloat `json:"offset_seconds"`
+	StdDev    jsonFloat `json:"stddev_seconds"`
 }
 
 // The states of the RTC section.
 const (
-	RTCOK            = "ok"
-	RTCNotConfigured = "not_configured"
-	RTCUnavailable   = "unavailable"
+	rtcOK            = "ok"
+	rtcNotConfigured = "not_configured"
+	rtcUnavailable   = "unavailable"
 )
 
-// RTC is chronyd's model of the hardware clock.
-type RTC struct {
-	// Status is one of the RTC constants; the other fields are set when
-	// it is "ok".
+// rtc is chronyd's model of the hardware clock.
+type rtc struct {
+	// Status is rtcOK, rtcNotConfigured or rtcUnavailable; the other
+	// fields are set when it is "ok".
 	Status string `json:"status"`
 	// Message explains a status other than "ok".
 	Message string     `json:"message,omitempty"`
@@ -181,38 +181,39 @@ type RTC struct {
 	Samples uint16     `json:"samples,omitempty"`
 	Runs    uint16     `json:"runs,omitempty"`
 	Span    int64      `json:"span_seconds,omitempty"`
-	Offset  *Float     `json:"offset_seconds,omitempty"` // how far the RTC is ahead
-	Drift   *Float     `json:"drift_ppm,omitempty"`      // how fast it gains
+	Offset  *jsonFloat `json:"offset_seconds,omitempty"` // how far the RTC is ahead
+	Drift   *jsonFloat `json:"drift_ppm,omitempty"`      // how fast it gains
 }
 
-// Exporter is the exporter's own state.
-type Exporter struct {
-	Version       string `json:"version"`
-	TelemetryPath string `json:"telemetry_path"`
-	Timeout       Float  `json:"timeout_seconds"`
+// exporter is the exporter's own state.
+type exporter struct {
+	Version       string    `json:"version"`
+	TelemetryPath string    `json:"telemetry_path"`
+	Timeout       jsonFloat `json:"timeout_seconds"`
 	// Address is the configured --chrony.address; "" is automatic.
 	ConfiguredAddress string `json:"configured_address"`
 	// ScrapeStart and ScrapeDuration are those of the page's own read of
 	// chronyd.
 	ScrapeStart    time.Time `json:"scrape_start"`
-	ScrapeDuration Float     `json:"scrape_duration_seconds"`
+	ScrapeDuration jsonFloat `json:"scrape_duration_seconds"`
 	// Collectors holds every collector, enabled or not, by name.
-	Collectors []Collector `json:"collectors"`
+	Collectors []collectorStatus `json:"collectors"`
 }
 
 // The states of a collector.
 const (
-	CollectorOK      = "ok"
-	CollectorSkipped = "skipped"
-	CollectorError   = "error"
-	CollectorOff     = "off"
-	CollectorUnknown = "unknown"
+	collectorOK      = "ok"
+	collectorSkipped = "skipped"
+	collectorError   = "error"
+	collectorOff     = "off"
+	collectorUnknown = "unknown"
 )
 
-// Collector is the state of one collector after the read.
-type Collector struct {
+// collectorStatus is the state of one collector after the read.
+type collectorStatus struct {
 	Name string `json:"name"`
-	// State is one of the Collector constants.
+	// State is collectorOK, collectorSkipped, collectorError,
+	// collectorOff or collectorUnknown.
 	State string `json:"state"`
 	// Reason is why it was skipped or failed.
 	Reason string `json:"reason,omitempty"`
@@ -220,12 +221,12 @@ type Collector struct {
 	Since *time.Time `json:"since,omitempty"`
 }
 
-// Float is a number that marshals to JSON null when it is NaN or ±Inf,
+// jsonFloat is a number that marshals to JSON null when it is NaN or ±Inf,
 // which encoding/json refuses.
-type Float float64
+type jsonFloat float64
 
 // MarshalJSON implements json.Marshaler.
-func (f Float) MarshalJSON() ([]byte, error) {
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
 	v := float64(f)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return []byte("null"), nil
@@ -233,15 +234,15 @@ func (f Float) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// build turns one read of chronyd into a Status, naming its sources and
+// build turns one read of chronyd into a status, naming its sources and
 // reference with the metrics' labels of the read.
-func build(s *collector.Scrape, states []collector.CollectorState, labels *collector.Labels, info Info, now time.Time) *Status {
-	st := &Status{
+func build(s *collector.Scrape, states []collector.CollectorState, labels *collector.Labels, info Info, now time.Time) *status {
+	st := &status{
 		GeneratedAt: now.UTC(),
-		Problems:    []Problem{},
+		Problems:    []problem{},
 		Unavailable: map[string]string{},
 	}
-	st.Chronyd = Chronyd{Address: s.Address, Up: s.Err == nil && s.Snapshot != nil}
+	st.Chronyd = chronyd{Address: s.Address, Up: s.Err == nil && s.Snapshot != nil}
 	if s.Address == "" {
 		st.Chronyd.Address = configuredAddress(info.Address)
 	} else if i := strings.Index(s.Address, "://"); i > 0 {
@@ -286,7 +287,7 @@ func build(s *collector.Scrape, states []collector.CollectorState, labels *colle
 	}
 
 	if t := snap.Tracking; t != nil {
-		st.Tracking = tracking(t, labels.Reference)
+		st.Tracking = trackingOf(t, labels.Reference)
 	} else {
 		unavailable("tracking", chronyproto.ReportTracking)
 	}
@@ -296,26 +297,26 @@ func build(s *collector.Scrape, states []collector.CollectorState, labels *colle
 		return s.Snapshot != nil && snap.Asked(r) && (some || s.Err == nil && snap.Err(r) == nil)
 	}
 	if ok(chronyproto.ReportSources, len(snap.Sources) > 0) {
-		st.Sources = []Source{}
+		st.Sources = []source{}
 		for i := range snap.Sources {
-			st.Sources = append(st.Sources, source(&snap.Sources[i], sourceLabels(i)))
+			st.Sources = append(st.Sources, sourceOf(&snap.Sources[i], sourceLabels(i)))
 		}
 	} else {
 		unavailable("sources", chronyproto.ReportSources)
 	}
 
 	if ok(chronyproto.ReportSourceStats, hasStats(snap)) {
-		st.SourceStats = []SourceStats{}
+		st.SourceStats = []sourceStats{}
 		for i := range snap.Sources {
 			if snap.Sources[i].Stats != nil {
-				st.SourceStats = append(st.SourceStats, sourceStats(&snap.Sources[i], sourceLabels(i)))
+				st.SourceStats = append(st.SourceStats, sourceStatsOf(&snap.Sources[i], sourceLabels(i)))
 			}
 		}
 	} else {
 		unavailable("sourcestats", chronyproto.ReportSourceStats)
 	}
 
-	st.RTC = rtc(s, snap)
+	st.RTC = rtcOf(s, snap)
 	if len(st.Unavailable) == 0 {
 		st.Unavailable = nil
 	}
@@ -350,25 +351,25 @@ func configuredAddress(a string) string {
 	return "udp://" + a
 }
 
-// tracking is the page's tracking section, its reference named by ref,
+// trackingOf is the page's trackingOf section, its reference named by ref,
 // tracking_info's labels.
-func tracking(t *chronyproto.Tracking, ref *collector.ReferenceLabels) *Tracking {
-	out := &Tracking{
+func trackingOf(t *chronyproto.Tracking, ref *collector.ReferenceLabels) *tracking {
+	out := &tracking{
 		Synchronized:      t.LeapStatus != chronyproto.LeapNotSynchronised,
-		RefID:             RefID(t.RefID),
+		RefID:             refIDText(t.RefID),
 		Stratum:           t.Stratum,
 		LeapStatus:        t.LeapStatus.String(),
 		LeapStatusCode:    uint16(t.LeapStatus),
-		CurrentCorrection: Float(t.CurrentCorrection),
-		LastOffset:        Float(t.LastOffset),
-		RMSOffset:         Float(t.RMSOffset),
-		Frequency:         Float(t.FreqPPM),
-		ResidualFrequency: Float(t.ResidFreqPPM),
-		Skew:              Float(t.SkewPPM),
-		RootDelay:         Float(t.RootDelay),
-		RootDispersion:    Float(t.RootDispersion),
-		UpdateInterval:    Float(t.LastUpdateInterval),
-		MaxError:          Float(t.MaxError()),
+		CurrentCorrection: jsonFloat(t.CurrentCorrection),
+		LastOffset:        jsonFloat(t.LastOffset),
+		RMSOffset:         jsonFloat(t.RMSOffset),
+		Frequency:         jsonFloat(t.FreqPPM),
+		ResidualFrequency: jsonFloat(t.ResidFreqPPM),
+		Skew:              jsonFloat(t.SkewPPM),
+		RootDelay:         jsonFloat(t.RootDelay),
+		RootDispersion:    jsonFloat(t.RootDispersion),
+		UpdateInterval:    jsonFloat(t.LastUpdateInterval),
+		MaxError:          jsonFloat(t.MaxError()),
 	}
 	if !isNever(t.RefTime) {
 		rt := t.RefTime.UTC()
@@ -385,9 +386,9 @@ func tracking(t *chronyproto.Tracking, ref *collector.ReferenceLabels) *Tracking
 	return out
 }
 
-// source is the page's line of a source named by l, its metrics labels.
-func source(src *chronyproto.Source, l collector.SourceLabels) Source {
-	out := Source{
+// sourceOf is the page's line of a sourceOf named by l, its metrics labels.
+func sourceOf(src *chronyproto.Source, l collector.SourceLabels) source {
+	out := source{
 		Name:        l.Name,
 		Address:     l.Address,
 		Mode:        src.Mode.String(),
@@ -399,11 +400,11 @@ func source(src *chronyproto.Source, l collector.SourceLabels) Source {
 		Stratum:     src.Stratum,
 		Poll:        src.Poll,
 		Reach:       src.Reachability,
-		ReachOctal:  Reach(src.Reachability),
+		ReachOctal:  reachText(src.Reachability),
 		HasSample:   src.HasSample,
-		Adjusted:    Float(src.LatestMeas),
-		Measured:    Float(src.OrigLatestMeas),
-		SampleError: Float(src.LatestMeasErr),
+		Adjusted:    jsonFloat(src.LatestMeas),
+		Measured:    jsonFloat(src.OrigLatestMeas),
+		SampleError: jsonFloat(src.LatestMeasErr),
 	}
 	if src.HasSample {
 		secs := int64(src.LastSampleAgo / time.Second)
@@ -416,34 +417,34 @@ func source(src *chronyproto.Source, l collector.SourceLabels) Source {
 	return out
 }
 
-// sourceStats is the page's statistics of a source named by l, its
+// sourceStatsOf is the page's statistics of a source named by l, its
 // metrics labels.
-func sourceStats(src *chronyproto.Source, l collector.SourceLabels) SourceStats {
+func sourceStatsOf(src *chronyproto.Source, l collector.SourceLabels) sourceStats {
 	s := src.Stats
-	out := SourceStats{
+	out := sourceStats{
 		Name:      l.Name,
 		Address:   l.Address,
 		Samples:   s.NSamples,
 		Runs:      s.NRuns,
 		Span:      int64(s.Span / time.Second),
-		Frequency: Float(s.ResidFreqPPM),
-		Skew:      Float(s.SkewPPM),
-		Offset:    Float(s.EstOffset),
-		StdDev:    Float(s.StdDev),
+		Frequency: jsonFloat(s.ResidFreqPPM),
+		Skew:      jsonFloat(s.SkewPPM),
+		Offset:    jsonFloat(s.EstOffset),
+		StdDev:    jsonFloat(s.StdDev),
 	}
 	if s.NSamples == 0 {
 		// chronyd's placeholders (4 s, 2000 ppm) are no estimates; the
 		// metrics leave them out too.
-		nan := Float(math.NaN())
+		nan := jsonFloat(math.NaN())
 		out.Frequency, out.Skew, out.Offset, out.StdDev = nan, nan, nan, nan
 	}
 	return out
 }
 
-func rtc(s *collector.Scrape, snap *chronyproto.Snapshot) RTC {
+func rtcOf(s *collector.Scrape, snap *chronyproto.Snapshot) rtc {
 	if r := snap.RTC; r != nil {
-		out := RTC{
-			Status:  RTCOK,
+		out := rtc{
+			Status:  rtcOK,
 			Samples: r.NSamples,
 			Runs:    r.NRuns,
 			Span:    int64(r.Span / time.Second),
@@ -452,44 +453,44 @@ func rtc(s *collector.Scrape, snap *chronyproto.Snapshot) RTC {
 			rt := r.RefTime.UTC()
 			out.RefTime = &rt
 		}
-		off, drift := Float(r.SecondsFast), Float(r.GainRatePPM)
+		off, drift := jsonFloat(r.SecondsFast), jsonFloat(r.GainRatePPM)
 		out.Offset, out.Drift = &off, &drift
 		return out
 	}
 	err := snap.Err(chronyproto.ReportRTC)
 	switch {
 	case errors.Is(err, chronyproto.ErrNotEnabled):
-		return RTC{Status: RTCNotConfigured, Message: "RTC tracking not configured"}
+		return rtc{Status: rtcNotConfigured, Message: "RTC tracking not configured"}
 	case s.Err != nil:
-		return RTC{Status: RTCUnavailable, Message: "chronyd did not answer."}
+		return rtc{Status: rtcUnavailable, Message: "chronyd did not answer."}
 	case err != nil:
-		return RTC{Status: RTCUnavailable, Message: "chronyd did not send the rtcdata report: " + err.Error()}
+		return rtc{Status: rtcUnavailable, Message: "chronyd did not send the rtcdata report: " + err.Error()}
 	}
-	return RTC{Status: RTCUnavailable, Message: "chronyd did not send the rtcdata report."}
+	return rtc{Status: rtcUnavailable, Message: "chronyd did not send the rtcdata report."}
 }
 
-func exporterState(s *collector.Scrape, states []collector.CollectorState, info Info) Exporter {
-	out := Exporter{
+func exporterState(s *collector.Scrape, states []collector.CollectorState, info Info) exporter {
+	out := exporter{
 		Version:           info.Version,
 		TelemetryPath:     info.TelemetryPath,
-		Timeout:           Float(info.Timeout.Seconds()),
+		Timeout:           jsonFloat(info.Timeout.Seconds()),
 		ConfiguredAddress: info.Address,
 		ScrapeStart:       s.Start.UTC(),
-		ScrapeDuration:    Float(s.Duration.Seconds()),
+		ScrapeDuration:    jsonFloat(s.Duration.Seconds()),
 	}
 	seen := map[string]bool{}
 	for _, cs := range states {
 		seen[cs.Name] = true
-		c := Collector{Name: cs.Name}
+		c := collectorStatus{Name: cs.Name}
 		switch {
 		case cs.Skipped != "":
-			c.State, c.Reason = CollectorSkipped, cs.Skipped
+			c.State, c.Reason = collectorSkipped, cs.Skipped
 		case cs.Err != nil:
-			c.State, c.Reason = CollectorError, cs.Err.Error()
+			c.State, c.Reason = collectorError, cs.Err.Error()
 		case cs.Since.IsZero():
-			c.State = CollectorUnknown
+			c.State = collectorUnknown
 		default:
-			c.State = CollectorOK
+			c.State = collectorOK
 		}
 		if !cs.Since.IsZero() {
 			since := cs.Since.UTC()
@@ -499,7 +500,7 @@ func exporterState(s *collector.Scrape, states []collector.CollectorState, info 
 	}
 	for _, name := range collector.Names() {
 		if !seen[name] {
-			out.Collectors = append(out.Collectors, Collector{Name: name, State: CollectorOff})
+			out.Collectors = append(out.Collectors, collectorStatus{Name: name, State: collectorOff})
 		}
 	}
 	sort.Slice(out.Collectors, func(i, j int) bool { return out.Collectors[i].Name < out.Collectors[j].Name })
@@ -507,8 +508,8 @@ func exporterState(s *collector.Scrape, states []collector.CollectorState, info 
 }
 
 // problems lists what went wrong in the read, with what to do about it.
-func problems(s *collector.Scrape, states []collector.CollectorState, addr string, info Info) []Problem {
-	out := []Problem{}
+func problems(s *collector.Scrape, states []collector.CollectorState, addr string, info Info) []problem {
+	out := []problem{}
 	if s.Err != nil {
 		// chronyd did not answer: one problem, not one per collector.
 		out = append(out, connectionProblem(s.Err, addr, info))
@@ -539,10 +540,10 @@ func problems(s *collector.Scrape, states []collector.CollectorState, addr strin
 // an upgrade of chrony ends the notice. A warning nobody can act on teaches
 // people to overlook the banner. A collector the user turned on for such a
 // report still gets its own warning.
-func missingReports(s *collector.Scrape, states []collector.CollectorState, addr string) (Problem, bool) {
+func missingReports(s *collector.Scrape, states []collector.CollectorState, addr string) (problem, bool) {
 	snap := s.Snapshot
 	if snap == nil {
-		return Problem{}, false
+		return problem{}, false
 	}
 	var names, details []string
 	added := map[string]bool{}
@@ -556,7 +557,7 @@ func missingReports(s *collector.Scrape, states []collector.CollectorState, addr
 		}
 	}
 	if len(names) == 0 {
-		return Problem{}, false
+		return problem{}, false
 	}
 	msg := fmt.Sprintf("chronyd at %s is too old for the %s %s", addr, joinAnd(names), plural(len(names), "report", "reports"))
 	if v := slices.Collect(maps.Keys(added)); len(v) == 1 && v[0] != "" {
@@ -585,7 +586,7 @@ func missingReports(s *collector.Scrape, states []collector.CollectorState, addr
 		msg += ": " + strings.Join(costs, "; ")
 	}
 	msg += ". Upgrading chrony brings " + plural(len(names), "it", "them") + "; nothing else needs doing."
-	return Problem{Kind: KindMissingReports, Severity: "info", Message: msg, Detail: strings.Join(details, "; ")}, true
+	return problem{Kind: kindMissingReports, Severity: "info", Message: msg, Detail: strings.Join(details, "; ")}, true
 }
 
 // plural returns one when n is 1, else many.
@@ -600,24 +601,24 @@ func plural(n int, one, many string) string {
 // reports without the Unix socket.
 func defaultUDP() string { return "--chrony.address=" + chronyproto.DefaultUDPAddress() }
 
-func connectionProblem(err error, addr string, info Info) Problem {
-	p := Problem{Severity: "error", Detail: err.Error()}
+func connectionProblem(err error, addr string, info Info) problem {
+	p := problem{Severity: "error", Detail: err.Error()}
 	var perm *chronyproto.PermissionError
 	switch {
 	case errors.As(err, &perm):
-		p.Kind = KindPermission
+		p.Kind = kindPermission
 		p.Message = permissionMessage(perm)
 	case errors.Is(err, chronyproto.ErrPermission):
-		p.Kind = KindPermission
+		p.Kind = kindPermission
 		p.Message = fmt.Sprintf("Permission denied on chronyd's socket at %s. Run the exporter as root or as chronyd's user, which owns the socket; or use %s for the monitoring reports.", addr, defaultUDP())
 	case errors.Is(err, chronyproto.ErrNotRunning):
-		p.Kind = KindNotRunning
+		p.Kind = kindNotRunning
 		p.Message = fmt.Sprintf("Unable to connect to chronyd at %s. Is the service running?", addr)
 	case errors.Is(err, chronyproto.ErrTimeout):
-		p.Kind = KindTimeout
-		p.Message = fmt.Sprintf("chronyd at %s did not answer within %s (--chrony.timeout). Is it overloaded, or does a firewall drop its replies?", addr, Duration(info.Timeout))
+		p.Kind = kindTimeout
+		p.Message = fmt.Sprintf("chronyd at %s did not answer within %s (--chrony.timeout). Is it overloaded, or does a firewall drop its replies?", addr, durationText(info.Timeout))
 	default:
-		p.Kind = KindOther
+		p.Kind = kindOther
 		p.Message = fmt.Sprintf("Unable to read chronyd at %s.", addr)
 	}
 	return p
@@ -626,7 +627,7 @@ func connectionProblem(err error, addr string, info Info) Problem {
 // fallbackProblem says that the automatic address read chronyd over UDP
 // because the socket refused the exporter, what that leaves out, and what
 // to do.
-func fallbackProblem(s *collector.Scrape, states []collector.CollectorState) Problem {
+func fallbackProblem(s *collector.Scrape, states []collector.CollectorState) problem {
 	var skipped []string
 	for _, cs := range states {
 		if cs.Skipped != "" {
@@ -643,7 +644,7 @@ func fallbackProblem(s *collector.Scrape, states []collector.CollectorState) Pro
 	} else {
 		msg += fmt.Sprintf(". Set --chrony.address=%s to choose UDP and end this notice.", s.Address)
 	}
-	return Problem{Kind: KindUDPFallback, Severity: "warning", Message: msg, Detail: s.FallbackErr.Error()}
+	return problem{Kind: kindUDPFallback, Severity: "warning", Message: msg, Detail: s.FallbackErr.Error()}
 }
 
 // permissionMessage says who may use the socket by what was found, and
@@ -691,34 +692,34 @@ func dirOf(path string) string {
 	return path
 }
 
-func collectorProblem(cs collector.CollectorState, addr string) Problem {
-	p := Problem{Severity: "warning", Collector: cs.Name, Detail: cs.Err.Error(), Report: cs.Name}
+func collectorProblem(cs collector.CollectorState, addr string) problem {
+	p := problem{Severity: "warning", Collector: cs.Name, Detail: cs.Err.Error(), Report: cs.Name}
 	var se *chronyproto.StatusError
 	if errors.As(cs.Err, &se) {
 		p.Report = se.Report.String()
 	}
 	switch {
 	case errors.Is(cs.Err, chronyproto.ErrNeedsUnixSocket):
-		p.Kind = KindNeedsUnixSocket
+		p.Kind = kindNeedsUnixSocket
 		p.Message = fmt.Sprintf("chronyd refuses the %s report over UDP: it needs chronyd's Unix socket. Use --chrony.address=unix:///run/chrony/chronyd.sock, allow it with chronyd's opencommands (4.7+), or turn the collector off with --no-collector.%s.",
 			p.Report, cs.Name)
 	case errors.Is(cs.Err, chronyproto.ErrTooOld):
-		p.Kind = KindTooOld
+		p.Kind = kindTooOld
 		p.Message = fmt.Sprintf("chronyd at %s is too old for the %s report. Upgrade chrony, or turn the collector off with --no-collector.%s.",
 			addr, p.Report, cs.Name)
 	case errors.Is(cs.Err, chronyproto.ErrNotEnabled):
-		p.Kind = KindNotEnabled
+		p.Kind = kindNotEnabled
 		p.Message = fmt.Sprintf("chronyd has the facility behind the %s report turned off. Enable it in chrony.conf, or turn the collector off with --no-collector.%s.",
 			p.Report, cs.Name)
 	case errors.Is(cs.Err, chronyproto.ErrPermission):
-		p.Kind = KindPermission
+		p.Kind = kindPermission
 		p.Severity = "error"
 		p.Message = fmt.Sprintf("Permission denied reading the %s report. Run the exporter as root or as chronyd's user, or use %s for the monitoring reports.", p.Report, defaultUDP())
 	case errors.Is(cs.Err, chronyproto.ErrTimeout):
-		p.Kind = KindTimeout
+		p.Kind = kindTimeout
 		p.Message = fmt.Sprintf("chronyd at %s did not answer the %s report in time (--chrony.timeout).", addr, p.Report)
 	default:
-		p.Kind = KindOther
+		p.Kind = kindOther
 		p.Message = fmt.Sprintf("The %s collector failed.", cs.Name)
 	}
 	return p
