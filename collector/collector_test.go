@@ -14,8 +14,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/second-hand/chrony_exporter/chronyproto"
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
@@ -270,17 +268,10 @@ func TestTransportGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { e.Close() })
+			// As served, twice, and through the Collector: the fall-back is
+			// logged once, not per scrape.
 			names := []string{transportName, upName, successName}
-			got, err := testutil.CollectAndFormat(e, expfmt.TypeTextPlain, names...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Twice: the fall-back is logged once, not per scrape.
-			if _, err := testutil.CollectAndFormat(e, expfmt.TypeTextPlain, names...); err != nil {
-				t.Fatal(err)
-			}
-			text := strings.NewReplacer(f.Addr(), "FAKE_ADDRESS", dead, "FAKE_DEAD_SOCKET").Replace(string(got))
-			compareGolden(t, tc.file, tc.about, text)
+			servedGolden(t, e, tc.file, tc.about, names, strings.NewReplacer(f.Addr(), "FAKE_ADDRESS", dead, "FAKE_DEAD_SOCKET").Replace)
 
 			var skipped []string
 			for _, st := range e.States() {

@@ -513,30 +513,3 @@ func gatherText(c prometheus.Collector) (string, error) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
-
-// compareGolden holds text made by a test itself through the
-// prometheus.Collector (testutil.CollectAndFormat) to testdata/<file>.prom,
-// whose heading is about: the same families, samples and values. Not the
-// same bytes: the golden files hold what /metrics serves (servedGolden),
-// whose samples may come in another order than a registry's. -update
-// rewrites the file only when they differ, so that one which holds served
-// bytes keeps them.
-func compareGolden(t *testing.T, file, about, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", file+".prom")
-	parse := func(what, text string) string { return canonicalText(t, parseText(t, what, text)) }
-	gotFamilies := parse("the collected exposition", got)
-	old, err := os.ReadFile(path)
-	if *collector.Update && (err != nil || parse(path, string(old)) != gotFamilies) {
-		var b strings.Builder
-		b.WriteString(goldenHeadingOf(path, about))
-		b.WriteString(got)
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := parse(path, readGolden(t, path))
-	if want != gotFamilies {
-		t.Errorf("exposition differs from %s (- golden, + collected):\n%s", path, lineDiff(want, gotFamilies))
-	}
-}
