@@ -257,3 +257,28 @@ func metricNames(t *testing.T, e *collector.Exporter) (map[string]string, [3]str
 	}
 	return names, ref
 }
+
+// TestReferenceLookedUpAlone: with only the tracking collector on, a
+// scrape reads no source list, yet tracking_info's name is the
+// reference's reverse DNS name, as on the page: the reference's address
+// is looked up with the sources'.
+func TestReferenceLookedUpAlone(t *testing.T) {
+	f := chronytest.NewFake(t, "unixgram", namingReplies(t))
+	e, err := collector.New(collector.Config{Address: f.Addr(), Timeout: scrapeTimeout, Enabled: only("tracking"), DNSLookups: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	res := &namingResolver{asked: map[netip.Addr]int{}}
+	collector.SetResolver(e, res.resolve)
+	names, ref := metricNames(t, e)
+	if len(names) != 0 {
+		t.Errorf("source series %v with only tracking on", names)
+	}
+	if want := [3]string{"127.0.1.2", "ntp2.dns.example", "7F000102"}; ref != want {
+		t.Errorf("tracking_info labels %q, want %q", ref, want)
+	}
+	if page := pageNames(t, e); page.ref[1] != ref[1] {
+		t.Errorf("page's reference %q, tracking_info's %q", page.ref[1], ref[1])
+	}
+}
