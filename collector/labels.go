@@ -65,7 +65,9 @@ func (s *scrape) nameOf(a chronyproto.Address, configured string) string {
 //
 // An NTP reference is named as the source at its address is (nameOf): by
 // its configured name when the read has the source list with names, which
-// the default collectors read. A refclock or the local reference has no
+// the default collectors and the status page read; a read without them
+// (only the tracking collector on) can name it only by reverse DNS or its
+// address. A refclock or the local reference has no
 // address: both labels are the reference ID's text, or the ID itself when
 // that has none (the local reference's 7F7F0101).
 func (s *scrape) referenceLabels(t *chronyproto.Tracking) (address, name, refID string) {
