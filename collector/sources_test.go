@@ -57,6 +57,19 @@ func TestSourcesGolden(t *testing.T) {
 			r.Set(cmdSourceName, key, p)
 			return r
 		},
+	}, {
+		file: "sources-escaped",
+		about: "chrony-4.8 capture, NTP_SOURCE_NAME of 127.0.1.1 patched to a name holding a quote, a backslash\n" +
+			"and a line feed (shown as ?, as chronyc does): the label value is escaped as the text format wants.",
+		replies: func(t *testing.T) *chronytest.Replies {
+			r := loadCaptures(t, captures48)
+			key := chronytest.AddrKey(mustAddr("127.0.1.1"))
+			p := stored(t, r, cmdSourceName, key)
+			clear(p[28:284])
+			copy(p[28:], "a\"b\\c\nd")
+			r.Set(cmdSourceName, key, p)
+			return r
+		},
 	}} {
 		t.Run(g.file, func(t *testing.T) {
 			g.enabled = only("sources")
