@@ -10,11 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 const (
 	rulesFile    = "chrony.rules.yml"
 	rulesTest    = "chrony.rules.test.yml"
+	runbooksFile = "../docs/runbooks.md"
+	runbooksURL  = "https://github.com/second-hand/chrony_exporter/blob/main/docs/runbooks.md"
 	promtoolHint = "promtool is missing; install it with: apt-get install -y prometheus (make test-deps does)"
 	maxNameLen   = 40
 )
@@ -135,6 +138,9 @@ func TestMixinStyle(t *testing.T) {
 		if !severities[r.Labels["severity"]] {
 			t.Errorf("alert %s: severity %q, want critical, warning or info", name, r.Labels["severity"])
 		}
+		if r.Annotations["runbook_url"] == "" {
+			t.Errorf("alert %s has no runbook_url", name)
+		}
 		for k := range r.Annotations {
 			if k != "summary" && k != "description" && k != "runbook_url" {
 				t.Errorf("alert %s has annotation %q; mixins use summary, description and runbook_url", name, k)
@@ -204,6 +210,113 @@ func TestEveryAlertTested(t *testing.T) {
 	}
 	if !recordingTested {
 		t.Errorf("%s does not test the recording rule %s", rulesTest, recordingRule)
+	}
+}
+
+// runbookParts are the parts every runbook section has, in this order.
+var runbookParts = []string{"**Meaning.**", "**Confirm.**", "**Causes, most common first.**", "**Fix.**"}
+
+// TestRunbooks checks docs/runbooks.md against the alerts: a section per
+// alert, a runbook_url pointing at an anchor GitHub makes for that section,
+// and no section for an alert that is gone.
+func TestRunbooks(t *testing.T) {
+	src, err := os.ReadFile(runbooksFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	sections := map[string]string{} // an alert's heading to its text
+	seen := map[string]int{}
+	current := ""
+	fence := false
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "```") {
+			fence = !fence
+		}
+		if m := regexp.MustCompile(`^(#{1,6}) +(.+?) *#*$`).FindStringSubmatch(line); m != nil && !fence {
+			a := githubAnchor(m[2])
+			if n := seen[a]; n > 0 {
+				a = fmt.Sprintf("%s-%d", a, n)
+			}
+			seen[githubAnchor(m[2])]++
+			anchors[a] = true
+			current = ""
+			if len(m[1]) == 2 && camelCase.MatchString(m[2]) {
+				current = m[2]
+				sections[current] = ""
+			}
+			continue
+		}
+		if current != "" {
+			sections[current] += line + "\n"
+		}
+	}
+	alerts := map[string]bool{}
+	for _, r := range loadRules(t) {
+		if r.Alert == "" {
+			continue
+		}
+		alerts[r.Alert] = true
+		text, ok := sections[r.Alert]
+		if !ok {
+			t.Errorf("alert %s has no section \"## %s\" in %s", r.Alert, r.Alert, runbooksFile)
+		}
+		u := r.Annotations["runbook_url"]
+		base, anchor, _ := strings.Cut(u, "#")
+		switch {
+		case base != runbooksURL:
+			t.Errorf("alert %s: runbook_url %q is not in %s", r.Alert, u, runbooksURL)
+		case !anchors[anchor]:
+			t.Errorf("alert %s: runbook_url %q points at an anchor %s does not have", r.Alert, u, runbooksFile)
+		case anchor != githubAnchor(r.Alert):
+			t.Errorf("alert %s: runbook_url %q points at another section than the alert's own", r.Alert, u)
+		}
+		last := -1
+		for _, part := range runbookParts {
+			i := strings.Index(text, part)
+			if ok && i <= last {
+				t.Errorf("runbook of %s lacks %s, or has it out of order (want %v)", r.Alert, part, runbookParts)
+			}
+			last = i
+		}
+		if ok && !strings.Contains(text, "chronyc") && !strings.Contains(text, "Prometheus") {
+			t.Errorf("runbook of %s names no command to confirm it", r.Alert)
+		}
+	}
+	for name := range sections {
+		if !alerts[name] {
+			t.Errorf("%s has a section for %s, which is no alert of %s", runbooksFile, name, rulesFile)
+		}
+	}
+}
+
+// githubAnchor is the id GitHub gives a Markdown heading: lower case,
+// punctuation other than - and _ dropped, spaces turned into dashes.
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestGitHubAnchor shows githubAnchor on headings as GitHub renders them.
+func TestGitHubAnchor(t *testing.T) {
+	for heading, want := range map[string]string{
+		"ChronyUnreachable":         "chronyunreachable",
+		"Runbooks for the alerts":   "runbooks-for-the-alerts",
+		"NTS / authentication":      "nts--authentication",
+		"What's `chronyc`? (4.7+)":  "whats-chronyc-47",
+		"snake_case and-dashes, ok": "snake_case-and-dashes-ok",
+	} {
+		if got := githubAnchor(heading); got != want {
+			t.Errorf("githubAnchor(%q) = %q, want %q", heading, got, want)
+		}
 	}
 }
 
