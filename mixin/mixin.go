@@ -74,6 +74,8 @@ local mixin = (import 'mixin.libsonnet') + { _config+:: `+config+` };
 		Dashboards map[string]json.RawMessage `json:"dashboards"`
 		Groups     []Group                    `json:"groups"`
 	}
+	// A rule field Rule does not know would be dropped from the YAML, so it
+	// is an error.
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {

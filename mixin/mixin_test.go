@@ -30,7 +30,7 @@ func dashboardOf(t *testing.T, r *Rendered) []byte {
 	t.Helper()
 	d, ok := r.Dashboards[filepath.Base(DashboardFile)]
 	if !ok || len(r.Dashboards) != 1 {
-		t.Fatalf("the mixin renders the dashboards %v, want only %s", len(r.Dashboards), filepath.Base(DashboardFile))
+		t.Fatalf("the mixin renders %d dashboards, want only %s", len(r.Dashboards), filepath.Base(DashboardFile))
 	}
 	return d
 }
@@ -276,7 +276,14 @@ func TestThresholds(t *testing.T) {
 		"ChronyNTSFailing":             {">= 7", ">= 3", "23m"},
 	}
 	seen := 0
-	for _, g := range render(t, config).Groups {
+	r := render(t, config)
+	dashboard := string(dashboardOf(t, r))
+	for _, v := range []string{`"value": -0.25`, `"value": 0.25`, `"value": 0.75`} {
+		if !strings.Contains(dashboard, v) {
+			t.Errorf("the dashboard's offset and maximum error thresholds do not follow _config: no %s", v)
+		}
+	}
+	for _, g := range r.Groups {
 		for _, r := range g.Rules {
 			w, ok := want[r.Alert]
 			if !ok {

@@ -1,6 +1,7 @@
 // The Grafana dashboard, grafana/dashboards/chrony.json when rendered with
 // the default _config. Panels keep their ids, which links and Grafana's
-// saved panel states refer to.
+// saved panel states refer to. The offset and maximum error panels turn red
+// where ChronyClockOffsetHigh and ChronyClockErrorHigh fire.
 local p = import '../lib/dashboard.libsonnet';
 
 {
@@ -100,10 +101,10 @@ local p = import '../lib/dashboard.libsonnet';
               thresholds+: {
                 steps: [
                   { color: 'red', value: null },
-                  { color: 'yellow', value: -0.05 },
+                  { color: 'yellow', value: -$._config.clockOffsetSeconds },
                   { color: 'green', value: -0.001 },
                   { color: 'yellow', value: 0.001 },
-                  { color: 'red', value: 0.05 },
+                  { color: 'red', value: $._config.clockOffsetSeconds },
                 ],
               },
             },
@@ -150,7 +151,7 @@ local p = import '../lib/dashboard.libsonnet';
                 steps: [
                   { color: 'green', value: null },
                   { color: 'yellow', value: 0.01 },
-                  { color: 'red', value: 0.1 },
+                  { color: 'red', value: $._config.clockErrorSeconds },
                 ],
               },
             },
