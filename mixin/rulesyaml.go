@@ -23,7 +23,7 @@ const rulesHeader = `# Prometheus recording and alerting rules for chrony_export
 # _config in mixin/config.libsonnet, written once; summaries and descriptions
 # never repeat it. Change it there and run ` + "`make mixin`" + `, then adjust the matching
 # case in chrony.rules.test.yml. Without changing this repository, import the
-# mixin and override _config instead (see the README).
+# mixin and override _config instead (see mixin/README.md).
 #
 # Which targets: chronySelector in _config, by default any job with "chrony"
 # in its name (job="chrony", job="chrony_exporter", ...). It is in every
