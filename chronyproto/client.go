@@ -32,10 +32,10 @@ const (
 	// liveWindow is how recently chronyd must have answered for a missing
 	// reply to count as lost rather than as a sign of a silent chronyd.
 	// While the path is live, requests are retransmitted at a steady
-	// interval: with 30 % loss each way a round trip fails half the time,
-	// and doubling would leave a request 7 tries in 5 s (a 1 % failure);
-	// steady, it gets about 25. A chronyd that stops answering gets the
-	// doubling again after this long.
+	// interval: on a lossy path, doubling would leave a request so few
+	// tries within a scrape's deadline that reads fail, where a steady
+	// pace succeeds. A chronyd that stops answering gets the doubling
+	// again after this long.
 	liveWindow = 2 * time.Second
 )
 

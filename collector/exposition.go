@@ -306,13 +306,12 @@ func appendFloat(b []byte, v float64) []byte {
 // extra is gathered once chronyd has been read, not while: chronyd
 // answers at most 8 requests ahead of the exporter (the Unix socket's
 // window), and at GOMAXPROCS=1 a gathering started beside the read held
-// the CPU longer than that, leaving chronyd idle (the exporter's read
-// measured 0.45 ms slower than a raw snapshot's at 64 sources; gathered
-// after it, as fast). With more CPUs, it runs while the text is made and
+// the CPU longer than that, leaving chronyd idle and the read measurably
+// slower than a raw snapshot; gathered after it, as fast. With more CPUs, it runs while the text is made and
 // gzipped. Like the read, one gathering serves the scrapes that ask while
 // it runs: a hundred at once would otherwise each read /proc. The body is
 // made in memory and sent with its length in one write, not streamed
-// through the response's 4 kB buffer in a dozen writes that each wake the
+// through the response's small buffer in many writes that each wake the
 // scraper.
 func (e *Exporter) Handler(extra prometheus.Gatherer) http.Handler {
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)

@@ -8,12 +8,11 @@
 // is between scrapes), the series per scrape, the exporter's resident
 // memory (VmRSS now, VmHWM its peak) and CPU time per scrape. Each scrape
 // follows a raw snapshot, so that both see the same chronyd and the same
-// load: on a shared machine, runs one after the other differ by a third
-// from load alone. The raw snapshots run at GOMAXPROCS=1, as the exporter
-// does by default: at 2 a snapshot measured as fast or up to a sixth
-// slower on this project's 2-CPU machine (the Go scheduler's spinning
-// thread competes with chronyd), so the exporter is held to the fastest
-// raw read. `make bench` runs it after the Go benchmarks:
+// load: on a shared machine, runs one after the other differ from load
+// alone. The raw snapshots run at GOMAXPROCS=1, as the exporter does by
+// default: at 2 a snapshot measured as fast or slower on a 2-CPU machine
+// (the Go scheduler's spinning thread competes with chronyd), so the
+// exporter is held to the fastest raw read. `make bench` runs it after the Go benchmarks:
 //
 //	go run ./internal/scrapebench -exporter ./chrony_exporter -sources 1,16,64
 //

@@ -15,12 +15,11 @@ import (
 
 // placement keeps chronyd on a CPU of its own and the measured processes
 // (the exporter, the raw-snapshot process, this scraper) on the others.
-// Left to the kernel on a 2-CPU machine, one round of the same binary ran
-// at a p50 ratio of 1.43 and the next at 1.83, as the scheduler now and
-// then put the exporter beside chronyd for a whole round: the exporter
-// and chronyd then take turns on one CPU instead of working side by side
-// (p50 7.5 ms instead of 4.2). Placed, both contenders see the same
-// machine in every round.
+// Left to the kernel on a 2-CPU machine, rounds of the same binary
+// differed widely, as the scheduler now and then put the exporter beside
+// chronyd for a whole round: the exporter and chronyd then take turns on
+// one CPU instead of working side by side. Placed, both contenders see the
+// same machine in every round.
 type placement struct {
 	chronyd, measured unix.CPUSet
 }
