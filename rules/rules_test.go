@@ -5,7 +5,6 @@ package rules_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ const (
 	rulesTest    = "chrony.rules.test.yml"
 	runbooksFile = "../docs/runbooks.md"
 	runbooksURL  = "https://github.com/second-hand/chrony_exporter/blob/main/docs/runbooks.md"
-	promtoolHint = "promtool is missing; install it with: apt-get install -y prometheus (make test-deps does)"
 	maxNameLen   = 40
 )
 
@@ -39,40 +37,6 @@ var wantAlerts = []string{
 }
 
 const recordingRule = "instance:chrony_clock_error_seconds:abs"
-
-func promtool(t *testing.T, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal(promtoolHint)
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// TestPromtoolCheck is `promtool check rules`.
-func TestPromtoolCheck(t *testing.T) {
-	out := promtool(t, "check", "rules", rulesFile)
-	m := regexp.MustCompile(`SUCCESS: (\d+) rules found`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("promtool check rules did not report success:\n%s", out)
-	}
-	rules := loadRules(t)
-	if n, _ := strconv.Atoi(m[1]); n != len(rules) {
-		t.Errorf("promtool found %s rules, this test reads %d: the YAML reader below misses some", m[1], len(rules))
-	}
-}
-
-// TestPromtoolUnitTests is `promtool test rules`.
-func TestPromtoolUnitTests(t *testing.T) {
-	out := promtool(t, "test", "rules", rulesTest)
-	if !strings.Contains(out, "SUCCESS") {
-		t.Fatalf("promtool test rules:\n%s", out)
-	}
-}
 
 type rule struct {
 	Record, Alert, Expr, For string
