@@ -24,7 +24,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) \
 # Every fuzz target, as package:target.
 FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' chronyproto/*_test.go | sed 's/^func //')
 
-.PHONY: all build exporter test test-deps lint mixin fuzz bench demo demo-stop docker release tarball package clean
+.PHONY: all build exporter test test-unit test-deps lint mixin fuzz bench demo demo-stop docker release tarball package clean
 
 all: lint build test
 
@@ -47,8 +47,21 @@ test-deps:
 	@scripts/need.sh rpm2archive rpm2cpio
 	@scripts/need.sh systemd-analyze systemd
 
-test: test-deps
-	$(GO) test -race -count=1 -tags integration ./...
+# Both tiers. First the unit tier as issue 19 defines it (test-unit); then
+# every test, with the integration tag, as root with the tools installed.
+# The exporter those run is built here once, as they would build it
+# (internal/testenv), and handed to every package.
+test: test-deps test-unit
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && chmod 755 "$$dir" && \
+	  echo ">> building the exporter for the tests in $$dir" && \
+	  $(GO) run ./internal/testenv/buildexporter -race -o "$$dir/chrony_exporter" && \
+	  echo ">> $(GO) test -race -count=1 -tags integration ./..." && \
+	  CHRONY_EXPORTER_TEST_BINARY="$$dir/chrony_exporter" $(GO) test -race -count=1 -tags integration ./...
+
+# The unit tier: `go test ./...` with no tags, as nobody (when run as root)
+# with only go and sh in PATH and private Go caches; see the script.
+test-unit:
+	@GO=$(GO) scripts/unit-as-nobody.sh
 
 # With the integration tag, so that the integration tests are linted too.
 lint:

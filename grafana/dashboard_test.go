@@ -1,14 +1,14 @@
 // Package grafana_test checks the shipped Grafana dashboard: a lint with the
-// rules of grafana/dashboard-linter (which cannot be installed here), and an
-// end-to-end run of every panel query on a real Prometheus (e2e_test.go).
+// rules of grafana/dashboard-linter (which cannot be installed here), and,
+// with the integration tag, promtool's parse of every query
+// (promtool_test.go) and an end-to-end run of every panel query on a real
+// Prometheus (e2e_test.go).
 package grafana_test
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,7 +28,6 @@ const (
 	datasourceUID  = "${datasource}"
 	rateInterval   = "$__rate_interval"
 	rtcNoValue     = "RTC tracking not configured"
-	promtoolHint   = "promtool is missing; install it with: apt-get install -y prometheus (make test-deps does)"
 	schemaVersion  = 39
 	gridColumns    = 24
 	jobMatcher     = `job=~"$job"`
@@ -265,7 +264,6 @@ func TestDashboardLint(t *testing.T) {
 		lintPanel(t, p, known)
 	}
 	lintLayout(t, d)
-	checkPromQLSyntax(t, d)
 }
 
 // lintVariables: template-datasource-rule, template-job-rule,
@@ -446,37 +444,6 @@ func lintLayout(t *testing.T, d *dashboard) {
 		}
 	}
 	overlap(top)
-}
-
-// checkPromQLSyntax has promtool parse every query, with the variables
-// replaced as Grafana would, as the expression of a recording rule.
-func checkPromQLSyntax(t *testing.T, d *dashboard) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal(promtoolHint)
-	}
-	var b strings.Builder
-	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
-	n := 0
-	for _, p := range panelsByRow(d) {
-		for _, tg := range p.Targets {
-			expr := substitute(tg.Expr, "chrony", `127\\.0\\.0\\.1:9123`, "1m")
-			js, _ := json.Marshal(expr) // a JSON string is a YAML string
-			fmt.Fprintf(&b, "      - record: dashboard_panel_%d_%s\n        expr: %s\n", p.ID, tg.RefID, js)
-			n++
-		}
-	}
-	file := filepath.Join(t.TempDir(), "dashboard.rules.yml")
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool cannot parse the dashboard's queries: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), fmt.Sprintf("SUCCESS: %d rules found", n)) {
-		t.Errorf("promtool checked something else than the %d queries:\n%s", n, out)
-	}
 }
 
 // substitute replaces the dashboard variables in a query the way Grafana

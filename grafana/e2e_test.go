@@ -1,16 +1,12 @@
-//go:build linux
+//go:build linux && integration
 
 package grafana_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,13 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
 )
 
 const (
@@ -38,7 +33,6 @@ const (
 	// What $__rate_interval becomes: Grafana makes it at least four scrape
 	// intervals; one minute covers every sample of the test.
 	e2eRateInterval = "1m"
-	stopGrace       = 10 * time.Second
 )
 
 // noDataHere lists the metrics that the test's chronyd cannot have, with the
@@ -96,6 +90,13 @@ func expectedEmpty(metrics []string) (string, bool) {
 	return why, len(metrics) > 0
 }
 
+// TestMain removes the exporter the tests built, if they built one.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
 // TestEndToEnd runs the dashboard's queries and the rules on real data: a
 // chronyd lab, the exporter built from this tree with its default flags
 // and a second one with every collector on, and Debian's Prometheus
@@ -108,10 +109,6 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(prometheusHint)
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the exporter: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
 	d, _ := loadDashboard(t)
@@ -121,39 +118,39 @@ func TestEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 
-	// Build while the lab starts.
-	exporter := filepath.Join(dir, "chrony_exporter")
-	built := make(chan error, 1)
+	// Build, unless make test has, while the lab starts.
+	type build struct {
+		path string
+		err  error
+	}
+	built := make(chan build, 1)
 	go func() {
-		cmd := exec.CommandContext(ctx, goTool, "build", "-o", exporter, "./cmd/chrony_exporter")
-		cmd.Dir = ".."
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("go build ./cmd/chrony_exporter: %v\n%s", err, out)
-		}
-		built <- err
+		path, err := testenv.Exporter()
+		built <- build{path, err}
 	}()
 	lab := chronytest.StartLab(t, chronytest.Config{})
-	if err := <-built; err != nil {
-		t.Fatal(err)
+	b := <-built
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
+	exporter := b.path
 
-	exporterAddr, fullAddr := freeTCPAddr(t), freeTCPAddr(t)
-	exp := startProcess(t, "chrony_exporter", exporter,
+	exporterAddr, fullAddr := testenv.FreeTCPAddr(t), testenv.FreeTCPAddr(t)
+	exp := testenv.StartProcess(t, "chrony_exporter", exec.Command(exporter,
 		"--chrony.address=unix://"+lab.SocketPath,
 		"--web.listen-address="+exporterAddr,
 		"--chrony.timeout=2s",
-	)
-	full := startProcess(t, "chrony_exporter with every collector", exporter, append([]string{
+	))
+	full := testenv.StartProcess(t, "chrony_exporter with every collector", exec.Command(exporter, append([]string{
 		"--chrony.address=unix://" + lab.SocketPath,
 		"--web.listen-address=" + fullAddr,
 		"--chrony.timeout=2s",
-	}, everyCollector()...)...)
+	}, everyCollector()...)...))
 	for _, e := range []struct {
-		p    *process
+		p    *testenv.Process
 		addr string
 	}{{exp, exporterAddr}, {full, fullAddr}} {
-		waitFor(t, ctx, e.p, e.p.name+" to serve chrony_up 1", func() error {
+		waitFor(t, ctx, e.p, e.p.Name+" to serve chrony_up 1", func() error {
 			body, err := httpGet(ctx, "http://"+e.addr+"/metrics")
 			if err != nil {
 				return err
@@ -165,7 +162,7 @@ func TestEndToEnd(t *testing.T) {
 		})
 	}
 
-	promAddr := freeTCPAddr(t)
+	promAddr := testenv.FreeTCPAddr(t)
 	config := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, config, fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -178,12 +175,12 @@ scrape_configs:
     static_configs:
       - targets: [%q, %q]
 `, rulesFile, exporterAddr, fullAddr))
-	prom := startProcess(t, "prometheus", prometheus,
+	prom := testenv.StartProcess(t, "prometheus", exec.Command(prometheus,
 		"--config.file="+config,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr,
 		"--log.level=warn",
-	)
+	))
 	api := &promAPI{ctx: ctx, base: "http://" + promAddr}
 	instance := exporterAddr
 
@@ -343,119 +340,24 @@ scrape_configs:
 	t.Logf("ran %d panel queries, on defaults, with every collector and for All; those of only RTC or NTS metrics must return nothing here, and those of collectors off by default nothing on defaults", queried)
 
 	// Stop both now, to see them go and leave nothing behind.
-	prom.stop(t)
-	exp.stop(t)
-	full.stop(t)
+	for _, p := range []*testenv.Process{prom, exp, full} {
+		if err := p.Stop(); err != nil {
+			t.Error(err)
+		}
+	}
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(lab.SocketPath), "chrony_exporter.*"))
 	if len(left) != 0 {
 		t.Errorf("the exporter left its client socket behind: %v", left)
 	}
 }
 
-// ---- processes ----
-
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-	err  error
-	once sync.Once
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startProcess starts a command that lives until the test ends; the kernel
-// kills it too if the test binary dies first.
-func startProcess(t *testing.T, name, path string, args ...string) *process {
-	t.Helper()
-	p := &process{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(path, args...)
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.stop(t) })
-	return p
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM, then SIGKILL, and waits for the process.
-func (p *process) stop(t *testing.T) {
-	p.once.Do(func() {
-		if p.exited() {
-			return
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-			return
-		case <-time.After(stopGrace):
-		}
-		t.Errorf("%s (pid %d) ignored SIGTERM for %v; killing it\n%s", p.name, p.cmd.Process.Pid, stopGrace, p.out)
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-}
-
 // waitFor polls check until it succeeds, failing the test when ctx ends or
 // the process dies first.
-func waitFor(t *testing.T, ctx context.Context, p *process, what string, check func() error) {
+func waitFor(t *testing.T, ctx context.Context, p *testenv.Process, what string, check func() error) {
 	t.Helper()
-	var last error
-	for {
-		if p.exited() {
-			t.Fatalf("%s exited (%v) while waiting for %s\n%s", p.name, p.err, what, p.out)
-		}
-		if last = check(); last == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v (last: %v)\n%s output:\n%s", what, ctx.Err(), last, p.name, p.out)
-		case <-time.After(200 * time.Millisecond):
-		}
+	if err := p.WaitFor(ctx, what, check); err != nil {
+		t.Fatalf("%v\n%s output:\n%s", err, p.Name, p.Out)
 	}
-}
-
-// freeTCPAddr returns 127.0.0.1:port for a port free right now.
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func writeFile(t *testing.T, path, text string) {
@@ -465,26 +367,15 @@ func writeFile(t *testing.T, path, text string) {
 	}
 }
 
+// httpGet returns the body of a 200 answer to GET u.
 func httpGet(ctx context.Context, u string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := testenv.Get(ctx, nil, u, nil).OK()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return body, fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
-	}
-	return body, nil
+	return []byte(body), nil
 }
 
 // ---- Prometheus's HTTP API ----

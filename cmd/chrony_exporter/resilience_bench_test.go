@@ -1,3 +1,5 @@
+//go:build integration
+
 package main
 
 import (
@@ -44,19 +46,19 @@ func BenchmarkLab64(b *testing.B) {
 	b.Run("scrape/1core", func(b *testing.B) {
 		b.Setenv("GOMAXPROCS", "1")
 		e := launchExporter(b, launch{bin: plainExporter(b)}, "--chrony.address="+socketAddr(l))
-		pin(b, e.cmd.Process.Pid, 0)
+		pin(b, e.Cmd.Process.Pid, 0)
 		pin(b, l.ClientPID(), 1)
 		client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16}}
 		checkScrape(b, client, e.url, sources)
 
 		b.Run("sequential", func(b *testing.B) {
-			cpu0, chronyd0 := cpuTime(b, e.cmd.Process.Pid), cpuTime(b, l.ClientPID())
+			cpu0, chronyd0 := cpuTime(b, e.Cmd.Process.Pid), cpuTime(b, l.ClientPID())
 			for b.Loop() {
 				gzScrape(b, client, e.url)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "scrapes/s")
 			// What one core could sustain if chronyd answered at once.
-			b.ReportMetric(float64(cpuTime(b, e.cmd.Process.Pid)-cpu0)/float64(b.N)/1e6, "exporter-cpu-ms/scrape")
+			b.ReportMetric(float64(cpuTime(b, e.Cmd.Process.Pid)-cpu0)/float64(b.N)/1e6, "exporter-cpu-ms/scrape")
 			b.ReportMetric(float64(cpuTime(b, l.ClientPID())-chronyd0)/float64(b.N)/1e6, "chronyd-cpu-ms/scrape")
 		})
 		b.Run("10-concurrent", func(b *testing.B) {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package main
 
 import (
@@ -21,16 +23,16 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
 )
 
 // The status page's browser tests: Debian's headless chromium, driven by
-// chromedp, loads the page from the binary TestMain built, against the
+// chromedp, loads the page from the shared binary, against the
 // chronyd lab or the fake chronyd. They fail, never skip, when chromium is
 // missing: `make test-deps` installs it.
 
 const (
 	chromiumPath = "/usr/bin/chromium"
-	capturesDir  = "../../chronyproto/testdata/captures/chrony-4.8"
 	handmadeDir  = "../../chronyproto/testdata/handmade"
 	// screenshotDir is git-ignored: the pictures are for people to look at.
 	screenshotDir = "../../screenshots"
@@ -208,15 +210,6 @@ func screenshot(t testing.TB, ctx context.Context, name string, full bool) {
 	}
 	abs, _ := filepath.Abs(path)
 	t.Logf("screenshot: %s", abs)
-}
-
-func fakeReplies(t testing.TB) *chronytest.Replies {
-	t.Helper()
-	r, err := chronytest.LoadCaptures(capturesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // TestStatusPageLab loads the page of an exporter reading the real chronyd
@@ -454,16 +447,11 @@ func TestStatusPageRouting(t *testing.T) {
 	l := sharedLab.get(t)
 	get := func(t *testing.T, url string) (int, string, string) {
 		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
+		r := testenv.Get(context.Background(), nil, url, nil)
+		if r.Err != nil {
+			t.Fatal(r.Err)
 		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, resp.Header.Get("Content-Type"), string(body)
+		return r.Status, r.Header.Get("Content-Type"), r.Body
 	}
 	for _, tc := range []struct {
 		path      string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
 )
 
 // The exporter as operators run it: not as root. The lab's chronyd makes
@@ -37,11 +38,11 @@ func asChronyd(l *chronytest.Lab) *syscall.Credential {
 func (e *exporter) statusOf(t *testing.T) statusDoc {
 	t.Helper()
 	a := fetch(http.DefaultClient, e.url+"/api/status", nil)
-	if a.err != nil || a.status != http.StatusOK {
-		t.Fatalf("GET /api/status: %d %v", a.status, a.err)
+	if a.Err != nil || a.Status != http.StatusOK {
+		t.Fatalf("GET /api/status: %d %v", a.Status, a.Err)
 	}
 	var doc statusDoc
-	if err := json.Unmarshal([]byte(a.body), &doc); err != nil {
+	if err := json.Unmarshal([]byte(a.Body), &doc); err != nil {
 		t.Fatal(err)
 	}
 	return doc
@@ -77,7 +78,7 @@ func TestUnprivilegedChronydUser(t *testing.T) {
 	e := launchExporter(t, launch{cred: asChronyd(l)}, "--chrony.address="+socketAddr(l))
 	s := e.scrape(t, nil)
 	if v, err := s.value("chrony_up", nil); err != nil || v != 1 {
-		t.Fatalf("chrony_up = %v (%v), want 1\nstderr:\n%s", v, err, e.stderr)
+		t.Fatalf("chrony_up = %v (%v), want 1\nstderr:\n%s", v, err, e.Out)
 	}
 	got := s.successes()
 	for _, name := range collector.Names() {
@@ -155,18 +156,15 @@ func TestUnprivilegedGroupMember(t *testing.T) {
 // how a distribution with other paths builds it.
 func TestUnprivilegedFallback(t *testing.T) {
 	l := sharedLab.get(t)
-	bin := filepath.Join(filepath.Dir(exporterBin), "chrony_exporter-lab-defaults")
 	defaults := socketAddr(l) + " " + udpAddr(l)
-	if err := goBuild(bin, raceBuild, "-X 'github.com/second-hand/chrony_exporter/chronyproto.linkedDefaults="+defaults+"'"); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildVariant(t, "chrony_exporter-lab-defaults", testenv.Race, "-X 'github.com/second-hand/chrony_exporter/chronyproto.linkedDefaults="+defaults+"'")
 	e := launchExporter(t, launch{bin: bin, cred: nobodyInGroup(l)})
 	var s scrape
 	for range 3 {
 		s = e.scrape(t, nil)
 	}
 	if v, err := s.value("chrony_up", nil); err != nil || v != 1 {
-		t.Fatalf("chrony_up = %v (%v), want 1\nstderr:\n%s", v, err, e.stderr)
+		t.Fatalf("chrony_up = %v (%v), want 1\nstderr:\n%s", v, err, e.Out)
 	}
 	info := map[string]string{"transport": "udp", "address": udpAddr(l), "fallback_from": socketAddr(l), "fallback_reason": "permission_denied"}
 	if v, err := s.value("chrony_exporter_transport_info", info); err != nil || v != 1 {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package main
 
 import (
@@ -106,34 +108,34 @@ func TestWebConfig(t *testing.T) {
 		{probePath, "\nchrony_up 1\n"},
 	} {
 		t.Run(strings.SplitN(tc.path, "?", 2)[0], func(t *testing.T) {
-			if a := fetch(tlsClient, e.url+tc.path, nil); a.status != http.StatusUnauthorized || strings.Contains(a.body, "chrony") {
-				t.Errorf("no password: %d (%v) %.100q, want 401 and nothing of chronyd", a.status, a.err, a.body)
+			if a := fetch(tlsClient, e.url+tc.path, nil); a.Status != http.StatusUnauthorized || strings.Contains(a.Body, "chrony") {
+				t.Errorf("no password: %d (%v) %.100q, want 401 and nothing of chronyd", a.Status, a.Err, a.Body)
 			}
-			if a := fetch(tlsClient, e.url+tc.path, withPassword("wrong")); a.status != http.StatusUnauthorized {
-				t.Errorf("wrong password: %d (%v), want 401", a.status, a.err)
+			if a := fetch(tlsClient, e.url+tc.path, withPassword("wrong")); a.Status != http.StatusUnauthorized {
+				t.Errorf("wrong password: %d (%v), want 401", a.Status, a.Err)
 			}
-			if a := fetch(tlsClient, e.url+tc.path, withPassword(password)); a.status != http.StatusOK || !strings.Contains(a.body, tc.want) {
-				t.Errorf("with the password: %d (%v), want 200 with %q: %.300q", a.status, a.err, tc.want, a.body)
+			if a := fetch(tlsClient, e.url+tc.path, withPassword(password)); a.Status != http.StatusOK || !strings.Contains(a.Body, tc.want) {
+				t.Errorf("with the password: %d (%v), want 200 with %q: %.300q", a.Status, a.Err, tc.want, a.Body)
 			}
 			// Plain HTTP on the TLS port: Go's TLS server answers 400 and
 			// nothing else.
-			if a := fetch(http.DefaultClient, "http://"+addr+tc.path, withPassword(password)); a.status != http.StatusBadRequest || strings.Contains(a.body, "chrony_") {
-				t.Errorf("plain HTTP: %d (%v) %.100q, want 400", a.status, a.err, a.body)
+			if a := fetch(http.DefaultClient, "http://"+addr+tc.path, withPassword(password)); a.Status != http.StatusBadRequest || strings.Contains(a.Body, "chrony_") {
+				t.Errorf("plain HTTP: %d (%v) %.100q, want 400", a.Status, a.Err, a.Body)
 			}
 		})
 	}
 	// The probe's own checks come after authentication: without the
 	// password, a forbidden target says no more than a permitted one.
 	forbidden := "/probe?target=10.0.0.1"
-	if a := fetch(tlsClient, e.url+forbidden, nil); a.status != http.StatusUnauthorized {
-		t.Errorf("forbidden target without password: %d, want 401", a.status)
+	if a := fetch(tlsClient, e.url+forbidden, nil); a.Status != http.StatusUnauthorized {
+		t.Errorf("forbidden target without password: %d, want 401", a.Status)
 	}
-	if a := fetch(tlsClient, e.url+forbidden, withPassword(password)); a.status != http.StatusForbidden {
-		t.Errorf("forbidden target with password: %d %q, want 403", a.status, a.body)
+	if a := fetch(tlsClient, e.url+forbidden, withPassword(password)); a.Status != http.StatusForbidden {
+		t.Errorf("forbidden target with password: %d %q, want 403", a.Status, a.Body)
 	}
 	// A client that does not trust the certificate gets no answer.
-	if a := fetch(&http.Client{}, e.url+"/metrics", withPassword(password)); a.err == nil || !strings.Contains(a.err.Error(), "certificate") {
-		t.Errorf("untrusted certificate: %d %v, want a certificate error", a.status, a.err)
+	if a := fetch(&http.Client{}, e.url+"/metrics", withPassword(password)); a.Err == nil || !strings.Contains(a.Err.Error(), "certificate") {
+		t.Errorf("untrusted certificate: %d %v, want a certificate error", a.Status, a.Err)
 	}
 	e.stop()
 }

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package main
 
@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,10 +15,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/second-hand/chrony_exporter/internal/testenv"
 )
 
 // asMain makes the test binary run the demo's main: the test starts the
@@ -32,7 +31,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
 }
 
 const (
@@ -46,8 +47,11 @@ const (
 // checked over HTTP, then stopped with -stop (make demo-stop) once and with
 // SIGINT (Ctrl-C) once. Each time, no process and no file may remain.
 func TestDemo(t *testing.T) {
-	exporter := buildExporter(t)
-	_, err := exec.LookPath("prometheus")
+	exporter, err := testenv.Exporter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = exec.LookPath("prometheus")
 	withPrometheus := err == nil
 	if !withPrometheus {
 		t.Log("prometheus is not installed: testing the demo without it (make test-deps installs it)")
@@ -61,14 +65,14 @@ func TestDemo(t *testing.T) {
 
 		// A second demo on the same state directory must refuse, and must
 		// not disturb the first.
-		out, err := demoCommand(t, "-exporter", exporter, "-state-dir", stateDir, "-listen", freeAddr(t), "-prometheus", "none").CombinedOutput()
+		out, err := demoCommand(t, "-exporter", exporter, "-state-dir", stateDir, "-listen", testenv.FreeTCPAddr(t), "-prometheus", "none").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "already running") {
 			t.Errorf("a second demo on the same state directory: err %v, output:\n%s\nwant a refusal saying a demo is already running", err, out)
 		}
 
 		stop := demoCommand(t, "-stop", "-state-dir", stateDir)
 		if out, err := stop.CombinedOutput(); err != nil {
-			t.Fatalf("demo -stop: %v\n%s\ndemo output:\n%s", err, out, d.out)
+			t.Fatalf("demo -stop: %v\n%s\ndemo output:\n%s", err, out, d.Out)
 		}
 		// -stop returns once the demo has exited; Wait only reaps it.
 		d.waitExit(t)
@@ -85,28 +89,12 @@ func TestDemo(t *testing.T) {
 		d := startDemo(t, exporter, stateDir)
 		st := d.waitReady(t)
 		d.check(t, st, withPrometheus)
-		if err := d.cmd.Process.Signal(os.Interrupt); err != nil {
+		if err := d.Cmd.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
 		}
 		d.waitExit(t)
 		checkNothingLeft(t, stateDir, st)
 	})
-}
-
-// buildExporter builds the exporter of this tree, as make demo does.
-func buildExporter(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the exporter: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "chrony_exporter")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/chrony_exporter")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/chrony_exporter: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // demoCommand runs the demo's main in a new process.
@@ -124,90 +112,61 @@ func demoCommand(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// demo is a running demo; its output is in Out.
 type demo struct {
-	cmd      *exec.Cmd
-	out      *lockedBuffer
+	*testenv.Process
 	stateDir string
-	done     chan struct{}
-	err      error
 }
 
+// startDemo starts a demo, stopped at the end of the test if the test has
+// not stopped it, which its own clean-up may take a while to do.
 func startDemo(t *testing.T, exporter, stateDir string) *demo {
 	t.Helper()
-	d := &demo{out: &lockedBuffer{}, stateDir: stateDir, done: make(chan struct{})}
-	d.cmd = demoCommand(t,
+	cmd := demoCommand(t,
 		"-exporter", exporter,
 		"-state-dir", stateDir,
-		"-listen", freeAddr(t),
-		"-prometheus.listen", freeAddr(t),
+		"-listen", testenv.FreeTCPAddr(t),
+		"-prometheus.listen", testenv.FreeTCPAddr(t),
 		"-scrape-interval", "1s",
 	)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-d.done:
-			return
-		default:
-		}
-		// The test failed half-way: stop the demo so that it cleans up.
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(demoExitTimeout):
-			_ = d.cmd.Process.Kill()
-			<-d.done
-		}
-	})
+	d := &demo{Process: testenv.StartProcess(t, "the demo", cmd), stateDir: stateDir}
+	d.Grace = demoExitTimeout
 	return d
-}
-
-func (d *demo) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // waitReady waits until the demo's state file says everything is up.
 func (d *demo) waitReady(t *testing.T) State {
 	t.Helper()
-	deadline := time.Now().Add(demoReadyTimeout)
-	for {
-		if d.exited() {
-			t.Fatalf("the demo exited (%v) before it was ready:\n%s", d.err, d.out)
+	ctx, cancel := context.WithTimeout(context.Background(), demoReadyTimeout)
+	defer cancel()
+	var st State
+	err := d.WaitFor(ctx, "the demo to be ready", func() error {
+		s, err := readState(d.stateDir)
+		if err != nil {
+			return err
 		}
-		st, err := readState(d.stateDir)
-		if err == nil && st.Ready {
-			return st
+		if !s.Ready {
+			return fmt.Errorf("state %+v", s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo was not ready after %v (state %+v, %v):\n%s", demoReadyTimeout, st, err, d.out)
-		}
-		time.Sleep(100 * time.Millisecond)
+		st = s
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, d.Out)
 	}
+	return st
 }
 
 func (d *demo) waitExit(t *testing.T) {
 	t.Helper()
-	select {
-	case <-d.done:
-	case <-time.After(demoExitTimeout):
-		t.Fatalf("the demo did not exit within %v:\n%s", demoExitTimeout, d.out)
+	if err := d.Wait(demoExitTimeout); err != nil {
+		if !d.Exited() {
+			t.Fatalf("%v:\n%s", err, d.Out)
+		}
+		t.Errorf("the demo exited with %v:\n%s", err, d.Out)
 	}
-	if d.err != nil {
-		t.Errorf("the demo exited with %v:\n%s", d.err, d.out)
-	}
-	if !strings.Contains(d.out.String(), "no process or file of it is left") {
-		t.Errorf("the demo did not report a clean stop:\n%s", d.out)
+	if !strings.Contains(d.Out.String(), "no process or file of it is left") {
+		t.Errorf("the demo did not report a clean stop:\n%s", d.Out)
 	}
 }
 
@@ -217,13 +176,13 @@ func (d *demo) check(t *testing.T, st State, withPrometheus bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), demoReadyTimeout)
 	defer cancel()
-	if !strings.Contains(d.out.String(), st.Exporter+"/") {
-		t.Errorf("the demo did not print the status page URL %s/:\n%s", st.Exporter, d.out)
+	if !strings.Contains(d.Out.String(), st.Exporter+"/") {
+		t.Errorf("the demo did not print the status page URL %s/:\n%s", st.Exporter, d.Out)
 	}
 
 	body, err := httpGet(ctx, st.Exporter+"/metrics")
 	if err != nil {
-		t.Fatalf("%v\n%s", err, d.out)
+		t.Fatalf("%v\n%s", err, d.Out)
 	}
 	if !regexp.MustCompile(`(?m)^chrony_up 1$`).Match(body) {
 		t.Errorf("no chrony_up 1 in /metrics")
@@ -256,7 +215,7 @@ func (d *demo) check(t *testing.T, st State, withPrometheus bool) {
 		return
 	}
 	if st.Prometheus == "" {
-		t.Fatalf("prometheus is installed but the demo did not start it:\n%s", d.out)
+		t.Fatalf("prometheus is installed but the demo did not start it:\n%s", d.Out)
 	}
 	// A scrape of the exporter and an evaluation of the rules.
 	for {
@@ -265,7 +224,7 @@ func (d *demo) check(t *testing.T, st State, withPrometheus bool) {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("Prometheus: %v\n%s", err, d.out)
+			t.Fatalf("Prometheus: %v\n%s", err, d.Out)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -341,31 +300,4 @@ func checkNothingLeft(t *testing.T, stateDir string, st State) {
 			t.Errorf("pid %d still runs", pid)
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

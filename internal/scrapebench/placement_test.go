@@ -4,6 +4,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -29,8 +31,13 @@ func TestPlacementStart(t *testing.T) {
 	if pl.chronyd.Count() != 1 || pl.measured.Count() != before.Count()-1 {
 		t.Fatalf("chronyd gets %d CPUs, the measured processes %d; want 1 and %d", pl.chronyd.Count(), pl.measured.Count(), before.Count()-1)
 	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
-	cmd := exec.Command("grep", "^Cpus_allowed_list:", "/proc/self/status")
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), placementChildEnv+"=1")
 	cmd.Stdout = &out
 	if err := pl.start(cmd); err != nil {
 		t.Fatal(err)
@@ -44,7 +51,7 @@ func TestPlacementStart(t *testing.T) {
 			want = append(want, strconv.Itoa(cpu))
 		}
 	}
-	got := strings.TrimSpace(strings.TrimPrefix(out.String(), "Cpus_allowed_list:"))
+	got := strings.TrimSpace(out.String())
 	// The kernel writes runs as ranges (1-3); compare CPU by CPU.
 	if expandCPUList(t, got) != strings.Join(want, ",") {
 		t.Errorf("child's CPUs %q, want %s", got, strings.Join(want, ","))
@@ -56,6 +63,26 @@ func TestPlacementStart(t *testing.T) {
 	if after != before {
 		t.Errorf("starting the child changed this thread's CPUs from %d to %d CPUs", before.Count(), after.Count())
 	}
+}
+
+// placementChildEnv makes the test binary print the CPUs it may run on
+// and exit, as the child TestPlacementStart starts.
+const placementChildEnv = "SCRAPEBENCH_TEST_PRINT_CPUS"
+
+// printAllowedCPUs prints the kernel's Cpus_allowed_list of this process
+// (read here, since a test may have nothing but Go to run) and exits.
+func printAllowedCPUs() {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		fatalf("%v", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if list, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			fmt.Println(strings.TrimSpace(list))
+			os.Exit(0)
+		}
+	}
+	fatalf("no Cpus_allowed_list in /proc/self/status")
 }
 
 // expandCPUList turns the kernel's "0,2-4" into "0,2,3,4".
