@@ -6,6 +6,9 @@
 # so that no test can find chronyd, promtool, prometheus, chromium,
 # docker-compose or systemd-analyze. Modules come from the caller's module
 # cache through a read-only file:// proxy: no network is needed.
+#
+# UNIT_GOCACHE=DIR keeps the build cache in DIR between runs (made and, as
+# root, given to nobody); by default it is fresh, as on a clean machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,16 +45,18 @@ fi
 download=$("$go_bin" env GOMODCACHE)/cache/download
 cp -al "$download/." "$tmp/proxy/" 2>/dev/null || cp -a "$download/." "$tmp/proxy/"
 
+gocache=${UNIT_GOCACHE:-$tmp/home/cache}
+mkdir -p "$gocache"
 as=() who=$(id -un)
 if [[ $(id -u) -eq 0 ]]; then
   who=nobody
-  chown -R nobody:nogroup "$tmp/src" "$tmp/home" "$tmp/t"
+  chown -R nobody:nogroup "$tmp/src" "$tmp/home" "$tmp/t" "$gocache"
   as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 fi
 run() {
   "${as[@]}" /usr/bin/env -i \
     HOME="$tmp/home" PATH="$tmp/bin" TMPDIR="$tmp/t" \
-    GOCACHE="$tmp/home/cache" GOMODCACHE="$tmp/home/mod" GOPATH="$tmp/home/go" \
+    GOCACHE="$gocache" GOMODCACHE="$tmp/home/mod" GOPATH="$tmp/home/go" \
     GOPROXY="file://$tmp/proxy" GOSUMDB=off GOENV=off GOTOOLCHAIN=local \
     GOFLAGS="-modcacherw -buildvcs=false" \
     "$@"

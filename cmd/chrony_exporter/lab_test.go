@@ -25,9 +25,9 @@ import (
 // it serves. chronyd must start as root; the tests fail, never skip,
 // when it cannot.
 
-// sharedLab is one chronyd pair for the whole package: starting one takes
-// seconds. lab64 is the 64-source pair the benchmarks share: it takes
-// about 35 s to settle.
+// sharedLab is one chronyd pair for the whole package, since a pair is slow
+// to start. lab64 is the 64-source pair the benchmarks share, slower still
+// to settle.
 var (
 	sharedLab labOnce
 	lab64     = labOnce{cfg: chronytest.Config{Reachable: 64}}

@@ -25,7 +25,7 @@ import (
 )
 
 // BenchmarkLab64 measures, against a real chronyd with 66 sources (64
-// reachable; the lab takes about 40 s to settle):
+// reachable; the lab is slow to settle, so the benchmarks share it):
 //
 //   - scrape/1core: /metrics of an exporter held to one core (GOMAXPROCS=1
 //     and pinned to CPU 0; chronyd pinned to CPU 1), one scrape after

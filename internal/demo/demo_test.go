@@ -37,8 +37,8 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	// The lab settles 6 sources in about 4 s; the rest is the exporter and
-	// Prometheus starting. Generous for a loaded machine.
+	// The lab settling its sources, the exporter and Prometheus starting,
+	// with room for a loaded machine.
 	demoReadyTimeout = 60 * time.Second
 	demoExitTimeout  = 40 * time.Second
 )
