@@ -18,6 +18,7 @@ import (
 	"github.com/second-hand/chrony_exporter/chronyproto"
 	"github.com/second-hand/chrony_exporter/chronyproto/chronytest"
 	"github.com/second-hand/chrony_exporter/collector"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
 )
 
 func capture48(t *testing.T) *chronytest.Replies { return loadCaptures(t, captures48) }
@@ -294,21 +295,8 @@ func TestTransportGolden(t *testing.T) {
 }
 
 // lockedLog is a go-kit logger writing logfmt lines that a test reads.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
+type lockedLog struct{ testenv.Buffer }
 
-func (l *lockedLog) Log(kv ...any) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return log.NewLogfmtLogger(&l.buf).Log(kv...)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+func (l *lockedLog) Log(kv ...any) error { return log.NewLogfmtLogger(&l.Buffer).Log(kv...) }
 
 func (l *lockedLog) count(s string) int { return strings.Count(l.String(), s) }

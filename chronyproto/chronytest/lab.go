@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/second-hand/chrony_exporter/internal/testenv"
 )
 
 // The lab is Linux-only: it uses binddevice, /proc and Linux's chronyd
@@ -80,29 +82,10 @@ type Lab struct {
 type labDaemon struct {
 	name    string
 	cmd     *exec.Cmd
-	conf    string // its chrony.conf, for errors: chronyd reports only a line number
-	out     *labOutput
-	done    chan struct{} // closed once Wait has returned
-	waitErr error         // valid after done is closed
-}
-
-// labOutput collects a daemon's stdout and stderr; exec copies into it from
-// its own goroutine while the lab reads it for error messages.
-type labOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *labOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *labOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
+	conf    string          // its chrony.conf, for errors: chronyd reports only a line number
+	out     *testenv.Buffer // stdout and stderr, which exec copies in from its own goroutine
+	done    chan struct{}   // closed once Wait has returned
+	waitErr error           // valid after done is closed
 }
 
 func (d *labDaemon) exited() bool {
@@ -462,7 +445,7 @@ func (l *Lab) labStopWatchdog() {
 }
 
 func (d *labDaemon) start() error {
-	d.out = &labOutput{}
+	d.out = &testenv.Buffer{}
 	d.done = make(chan struct{})
 	d.cmd.Stdout = d.out
 	d.cmd.Stderr = d.out
