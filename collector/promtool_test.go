@@ -9,10 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// promtoolHint says how to get promtool, which this test needs.
-const promtoolHint = "promtool is missing; install it with: apt-get install -y prometheus (make test-deps does)"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
+)
 
 // TestGoldensPassPromtool: every golden exposition, which is what /metrics
 // serves (servedGolden holds each to the served bytes), passes promtool
@@ -20,10 +19,7 @@ const promtoolHint = "promtool is missing; install it with: apt-get install -y p
 // _total of counters, HELP and TYPE. A control exposition that breaks a
 // rule shows that promtool does check.
 func TestGoldensPassPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal(promtoolHint)
-	}
+	promtool := testenv.Tool(t, "promtool", "prometheus")
 	check := func(text []byte) (string, error) {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(text)

@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-const promtoolHint = "promtool is missing; install it with: apt-get install -y prometheus (make test-deps does)"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
+)
 
 // TestDashboardPromtool has promtool parse every query, with the variables
 // replaced as Grafana would, as the expression of a recording rule: the
@@ -20,10 +20,7 @@ const promtoolHint = "promtool is missing; install it with: apt-get install -y p
 // that operators run.
 func TestDashboardPromtool(t *testing.T) {
 	d, _ := loadDashboard(t)
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal(promtoolHint)
-	}
+	promtool := testenv.Tool(t, "promtool", "prometheus")
 	var b strings.Builder
 	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
 	n := 0

@@ -8,19 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-const promtoolHint = "promtool is missing; install it with: apt-get install -y prometheus (make test-deps does)"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
+)
 
 // TestPromtoolCustomSelector renders the rules for a job named ntp and runs
 // rules/chrony.rules.test.yml on them with its series moved to that job:
 // every alert fires and stays quiet as with the default selector. Series of
 // the default job are added beside them, which must fire nothing more.
 func TestPromtoolCustomSelector(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal(promtoolHint)
-	}
+	promtool := testenv.Tool(t, "promtool", "prometheus")
 	r := render(t, `{chronySelector: 'job="ntp"'}`)
 	src, err := os.ReadFile(filepath.Join("..", "rules", "chrony.rules.test.yml"))
 	if err != nil {

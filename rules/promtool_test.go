@@ -8,16 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-const promtoolHint = "promtool is missing; install it with: apt-get install -y prometheus (make test-deps does)"
+	"github.com/second-hand/chrony_exporter/internal/testenv"
+)
 
 func promtool(t *testing.T, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal(promtoolHint)
-	}
+	path := testenv.Tool(t, "promtool", "prometheus")
 	out, err := exec.Command(path, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
