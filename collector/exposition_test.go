@@ -262,16 +262,7 @@ func (g *blockingGatherer) Gather() ([]*dto.MetricFamily, error) {
 // while the exporter's own metrics are being gathered share that
 // gathering, and each ends with its families.
 func TestOwnMetricsGatheredOnceForConcurrentScrapes(t *testing.T) {
-	replies, err := chronytest.LoadCaptures(filepath.Join("..", "chronyproto", "testdata", "captures", "chrony-4.8"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := chronytest.NewFake(t, "unixgram", replies)
-	e, err := New(Config{Address: f.Addr(), Timeout: 3 * time.Second}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := captureExporter(t)
 	g := &blockingGatherer{release: make(chan struct{})}
 	h := e.Handler(g)
 	const n = 10
@@ -309,9 +300,9 @@ func TestOwnMetricsGatheredOnceForConcurrentScrapes(t *testing.T) {
 	}
 }
 
-// negotiationExporter returns an exporter of the default collectors reading
-// a fake chronyd that serves the 4.8 capture.
-func negotiationExporter(t *testing.T) *Exporter {
+// captureExporter returns an exporter of the default collectors reading a
+// fake chronyd that serves the 4.8 capture.
+func captureExporter(t *testing.T) *Exporter {
 	t.Helper()
 	replies, err := chronytest.LoadCaptures(filepath.Join("..", "chronyproto", "testdata", "captures", "chrony-4.8"))
 	if err != nil {
@@ -376,7 +367,7 @@ func withoutDurations(text string) string {
 // picks its parser by Content-Type, as Prometheus does, reads it; and the
 // text is the one a scrape that asks for nothing gets.
 func TestScrapeFormatNegotiation(t *testing.T) {
-	e := negotiationExporter(t)
+	e := captureExporter(t)
 	h := e.Handler(nil)
 	_, plain := scrapeWith(t, h, nil)
 	want := withoutDurations(plain)
@@ -427,7 +418,7 @@ func TestScrapeFormatNegotiation(t *testing.T) {
 // q-values, one case per rule of acceptsGzip; gzipped or not, the text is
 // the same, and Vary names Accept-Encoding on every response.
 func TestScrapeEncodingNegotiation(t *testing.T) {
-	e := negotiationExporter(t)
+	e := captureExporter(t)
 	h := e.Handler(nil)
 	_, plain := scrapeWith(t, h, nil)
 	want := withoutDurations(plain)
