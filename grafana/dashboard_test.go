@@ -32,8 +32,8 @@ const (
 	gridColumns    = 24
 	jobMatcher     = `job=~"$job"`
 	instanceMatch  = `instance=~"$instance"`
-	variableJob    = "label_values(chrony_up, job)"
-	variableInst   = `label_values(chrony_up{job=~"$job"}, instance)`
+	variableJob    = `label_values(chrony_up{job=~".*chrony.*"}, job)`
+	variableInst   = `label_values(chrony_up{job=~".*chrony.*", job=~"$job"}, instance)`
 	provisionedUID = "prometheus" // grafana/provisioning/datasources/prometheus.yml
 )
 

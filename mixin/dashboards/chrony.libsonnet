@@ -62,8 +62,9 @@ local p = import '../lib/dashboard.libsonnet';
           multi: false,
           skipUrlSync: false,
         },
-        variable('job', 'Job', 'label_values(chrony_up, job)'),
-        variable('instance', 'Instance', 'label_values(chrony_up{job=~"$job"}, instance)'),
+        // The choices follow the selector too: only the exporter's jobs.
+        variable('job', 'Job', 'label_values(chrony_up{%s}, job)' % $._config.chronySelector),
+        variable('instance', 'Instance', 'label_values(chrony_up{%s, job=~"$job"}, instance)' % $._config.chronySelector),
       ] },
       time: { from: 'now-6h', to: 'now' },
       timepicker: {},
