@@ -176,6 +176,9 @@ func TestPermissionErrorText(t *testing.T) {
 			if got := e.Allowed(); !slices.Equal(got, tc.allowed) {
 				t.Errorf("Allowed() = %q, want %q", got, tc.allowed)
 			}
+			if got, want := e.GroupAllowed(), slices.Contains(tc.allowed, "members of group _chrony"); got != want {
+				t.Errorf("GroupAllowed() = %v, want %v", got, want)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(e.Error(), w) {
 					t.Errorf("error %q\nwant it to contain %q", e, w)

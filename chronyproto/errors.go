@@ -185,17 +185,18 @@ func (f FileOwner) String() string {
 	return fmt.Sprintf("%04o %s:%s", f.Mode.Perm(), f.User, f.Group)
 }
 
-// Allowed names who may use the socket by its modes and owners, root
-// first: "root", "user X", "members of group Y", "everyone". A client
-// needs search and write on the directory and write on the socket. When
-// the socket could not be looked at, only the directory is judged.
-func (e *PermissionError) Allowed() []string {
-	out := []string{"root"}
+// access is who the modes let use the socket besides root: the
+// directory's owner, its group's members, everyone. A client needs search
+// and write on the directory and write on the socket. When the socket
+// could not be looked at, only the directory is judged.
+type access struct{ owner, group, everyone bool }
+
+func (e *PermissionError) access() access {
 	if !e.Dir.Known {
-		return out
+		return access{}
 	}
-	// The bits that apply to the directory's owner, to its group's members
-	// and to everyone else, on the directory and on the socket.
+	// The socket's bits that apply to the directory's owner, to its
+	// group's members and to everyone else.
 	sockBits := func(ownerMatch, groupMatch bool) fs.FileMode {
 		switch {
 		case !e.Socket.Known:
@@ -209,17 +210,34 @@ func (e *PermissionError) Allowed() []string {
 	}
 	dir := e.Dir.Mode.Perm()
 	may := func(dirBits, sock fs.FileMode) bool { return dirBits&0o3 == 0o3 && sock&0o2 != 0 }
-	if e.Dir.UID != 0 && may(dir>>6, sockBits(e.Socket.UID == e.Dir.UID, e.Socket.GID == e.Dir.GID)) {
+	return access{
+		owner:    e.Dir.UID != 0 && may(dir>>6, sockBits(e.Socket.UID == e.Dir.UID, e.Socket.GID == e.Dir.GID)),
+		group:    may(dir>>3, sockBits(false, e.Socket.GID == e.Dir.GID)),
+		everyone: may(dir, sockBits(false, false)),
+	}
+}
+
+// Allowed names who may use the socket by its modes and owners, root
+// first: "root", "user X", "members of group Y", "everyone".
+func (e *PermissionError) Allowed() []string {
+	a := e.access()
+	out := []string{"root"}
+	if a.owner {
 		out = append(out, "user "+e.Dir.User)
 	}
-	if may(dir>>3, sockBits(false, e.Socket.GID == e.Dir.GID)) {
+	if a.group {
 		out = append(out, "members of group "+e.Dir.Group)
 	}
-	if may(dir, sockBits(false, false)) {
+	if a.everyone {
 		out = append(out, "everyone")
 	}
 	return out
 }
+
+// GroupAllowed reports whether the modes let the members of the socket
+// directory's group use the socket; for a socket chronyd made itself they
+// do not.
+func (e *PermissionError) GroupAllowed() bool { return e.access().group }
 
 // Error implements error: what was found, who may use the socket, and
 // what to do.
@@ -251,10 +269,8 @@ func (e *PermissionError) Who() string {
 // RunAs is the user to run as to use the socket: the owner of its
 // directory when the modes let that user in, "" otherwise.
 func (e *PermissionError) RunAs() string {
-	for _, a := range e.Allowed() {
-		if u, ok := strings.CutPrefix(a, "user "); ok {
-			return u
-		}
+	if e.access().owner {
+		return e.Dir.User
 	}
 	return ""
 }
@@ -262,18 +278,10 @@ func (e *PermissionError) RunAs() string {
 // ModesAllowSelf reports whether the modes let this process in: then the
 // refusal came from elsewhere.
 func (e *PermissionError) ModesAllowSelf() bool {
-	if e.Self.UID == 0 {
-		return true
-	}
-	for _, a := range e.Allowed() {
-		switch {
-		case a == "everyone",
-			a == "user "+e.Dir.User && e.Self.UID == e.Dir.UID,
-			a == "members of group "+e.Dir.Group && slices.Contains(e.Self.Groups, e.Dir.Group):
-			return true
-		}
-	}
-	return false
+	a := e.access()
+	return e.Self.UID == 0 || a.everyone ||
+		a.owner && e.Self.UID == e.Dir.UID ||
+		a.group && slices.Contains(e.Self.Groups, e.Dir.Group)
 }
 
 // Unwrap returns the underlying error.

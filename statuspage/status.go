@@ -658,7 +658,7 @@ func permissionMessage(perm *chronyproto.PermissionError) string {
 // exporter is.
 func permissionFacts(perm *chronyproto.PermissionError) string {
 	group := ""
-	if perm.RunAs() != "" && !slices.Contains(perm.Allowed(), "members of group "+perm.Dir.Group) {
+	if perm.RunAs() != "" && !perm.GroupAllowed() {
 		group = fmt.Sprintf("; membership of group %s is not enough", perm.Dir.Group)
 	}
 	return fmt.Sprintf("only %s can use it (directory %s %s, socket %s%s). The exporter runs as %s.",
