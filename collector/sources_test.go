@@ -48,28 +48,12 @@ func TestSourcesGolden(t *testing.T) {
 		file: "sources-named",
 		about: "chrony-4.8 capture, NTP_SOURCE_NAME of 127.0.1.1 patched to ntp1.example.net:\n" +
 			"source_name is the configured name when it is not the address.",
-		replies: func(t *testing.T) *chronytest.Replies {
-			r := loadCaptures(t, captures48)
-			key := chronytest.AddrKey(mustAddr("127.0.1.1"))
-			p := stored(t, r, cmdSourceName, key)
-			clear(p[28:284])
-			copy(p[28:], "ntp1.example.net")
-			r.Set(cmdSourceName, key, p)
-			return r
-		},
+		replies: named127011("ntp1.example.net"),
 	}, {
 		file: "sources-escaped",
 		about: "chrony-4.8 capture, NTP_SOURCE_NAME of 127.0.1.1 patched to a name holding a quote, a backslash\n" +
 			"and a line feed (shown as ?, as chronyc does): the label value is escaped as the text format wants.",
-		replies: func(t *testing.T) *chronytest.Replies {
-			r := loadCaptures(t, captures48)
-			key := chronytest.AddrKey(mustAddr("127.0.1.1"))
-			p := stored(t, r, cmdSourceName, key)
-			clear(p[28:284])
-			copy(p[28:], "a\"b\\c\nd")
-			r.Set(cmdSourceName, key, p)
-			return r
-		},
+		replies: named127011("a\"b\\c\nd"),
 	}} {
 		t.Run(g.file, func(t *testing.T) {
 			g.enabled = only("sources")
@@ -101,5 +85,19 @@ func TestSourceStatsGolden(t *testing.T) {
 			g.names = goldenNames("sourcestats")
 			g.run(t)
 		})
+	}
+}
+
+// named127011 serves the 4.8 capture with the NTP_SOURCE_NAME reply of
+// 127.0.1.1 patched to name.
+func named127011(name string) func(t *testing.T) *chronytest.Replies {
+	return func(t *testing.T) *chronytest.Replies {
+		r := loadCaptures(t, captures48)
+		key := chronytest.AddrKey(mustAddr("127.0.1.1"))
+		p := stored(t, r, cmdSourceName, key)
+		clear(p[28:284])
+		copy(p[28:], name)
+		r.Set(cmdSourceName, key, p)
+		return r
 	}
 }
