@@ -39,7 +39,7 @@ func BenchmarkFakeSnapshot64(b *testing.B) {
 		b.Run(network, func(b *testing.B) {
 			f := chronytest.NewFake(b, network, replies)
 			c := dialFake(b, f, Dialer{})
-			benchSnapshot(b, c, 64)
+			benchSnapshot(b, c, 64, AllReports()...)
 		})
 	}
 }

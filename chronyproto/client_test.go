@@ -59,7 +59,7 @@ func TestSnapshotFake(t *testing.T) {
 			t.Run(version+"/"+network, func(t *testing.T) {
 				f := chronytest.NewFake(t, network, loadCaptures(t, version))
 				c := dialFake(t, f, Dialer{})
-				s, err := c.Snapshot(ctxTimeout(t, 5*time.Second))
+				s, err := c.Snapshot(ctxTimeout(t, 5*time.Second), AllReports()...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -105,7 +105,7 @@ func TestSnapshotProbesRefusedReports(t *testing.T) {
 		f.SetFault(cmd, chronytest.FaultSpec{Fault: chronytest.FaultUnauth})
 	}
 	c := dialFake(t, f, Dialer{})
-	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second))
+	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second), AllReports()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +127,20 @@ func TestSnapshotProbesRefusedReports(t *testing.T) {
 // TestSnapshotTimeout is the "never hang" promise: a chronyd that never
 // answers costs a snapshot its deadline and not a moment more, and leaves
 // no goroutine behind.
+// TestSnapshotOfNothing: a snapshot that names no report asks chronyd for
+// nothing, so that an exporter with every collector off reads nothing.
+func TestSnapshotOfNothing(t *testing.T) {
+	f := chronytest.NewFake(t, "unixgram", loadCaptures(t, "chrony-4.8"))
+	c := dialFake(t, f, Dialer{})
+	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second))
+	if err != nil || s == nil {
+		t.Fatalf("Snapshot() = %v, %v; want an empty snapshot", s, err)
+	}
+	if n := f.Requests(); n != 0 || c.Sent() != 0 || s.Tracking != nil || len(s.Sources) != 0 || s.Asked(ReportTracking) {
+		t.Errorf("a snapshot of no report sent %d requests (the fake saw %d) and holds %+v", c.Sent(), n, s)
+	}
+}
+
 func TestSnapshotTimeout(t *testing.T) {
 	for _, network := range []string{"unixgram", "udp"} {
 		t.Run(network, func(t *testing.T) {
@@ -138,7 +152,7 @@ func TestSnapshotTimeout(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			start := time.Now()
-			s, err := c.Snapshot(ctx)
+			s, err := c.Snapshot(ctx, AllReports()...)
 			took := time.Since(start)
 			if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("err = %v, want ErrTimeout", err)
@@ -244,7 +258,7 @@ func TestSnapshotSourceListChanges(t *testing.T) {
 	r.Set(uint16(cmdSourceStats), chronytest.IndexKey(2), one)
 	f := chronytest.NewFake(t, "unixgram", r)
 	c := dialFake(t, f, Dialer{})
-	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second))
+	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second), AllReports()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +285,7 @@ func TestSnapshotTooManySources(t *testing.T) {
 	r.Set(uint16(cmdNSources), chronytest.NoKey, p)
 	f := chronytest.NewFake(t, "udp", r)
 	c := dialFake(t, f, Dialer{})
-	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second))
+	s, err := c.Snapshot(ctxTimeout(t, 5*time.Second), AllReports()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,12 +311,12 @@ func TestSnapshotHintStale(t *testing.T) {
 	reused := dialFake(t, f, Dialer{})
 	for _, replies := range []*chronytest.Replies{five, seven, two, five, five} {
 		f.SetReplies(replies)
-		got, err := reused.Snapshot(ctxTimeout(t, 5*time.Second))
+		got, err := reused.Snapshot(ctxTimeout(t, 5*time.Second), AllReports()...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		fresh := dialFake(t, f, Dialer{})
-		want, err := fresh.Snapshot(ctxTimeout(t, 5*time.Second))
+		want, err := fresh.Snapshot(ctxTimeout(t, 5*time.Second), AllReports()...)
 		if err != nil {
 			t.Fatal(err)
 		}

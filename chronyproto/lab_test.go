@@ -248,7 +248,7 @@ func TestLabSnapshot(t *testing.T) {
 	for network, addr := range labAddrs(l) {
 		t.Run(network, func(t *testing.T) {
 			c := dialLab(t, addr)
-			s, err := c.Snapshot(ctxTimeout(t, 5*time.Second))
+			s, err := c.Snapshot(ctxTimeout(t, 5*time.Second), AllReports()...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -90,8 +90,8 @@ type snapshotHint struct {
 	allowed [numReports]bool
 }
 
-// Snapshot fetches the given reports (all of them when none is given) in
-// one pipelined pass:
+// Snapshot fetches the given reports (AllReports for every one) in one
+// pipelined pass:
 //
 //   - the single reports, N_SOURCES, and a probe of each per-source report
 //     chronyd may refuse (§6);
@@ -106,10 +106,10 @@ type snapshotHint struct {
 //
 // The snapshot is never nil. The error is the transport's (ErrTimeout,
 // ErrNotRunning…), which every report that did not finish also carries.
+//
+// With no reports it asks chronyd for nothing and returns an empty
+// snapshot: a caller whose every collector is off reads nothing.
 func (c *Client) Snapshot(ctx context.Context, reports ...Report) (*Snapshot, error) {
-	if len(reports) == 0 {
-		reports = AllReports()
-	}
 	s := &Snapshot{}
 	for _, r := range reports {
 		if r < numReports {

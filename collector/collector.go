@@ -343,12 +343,6 @@ func (e *Exporter) readWith(ctx context.Context, c *conn, ps *plans) *Scrape {
 		plan = &ps.udp
 	}
 	s.Skipped = plan.skipped
-	if len(plan.reports) == 0 {
-		// Every collector is off or skipped. Snapshot reads every report
-		// when given none, so there is nothing to call it with.
-		s.Snapshot = &chronyproto.Snapshot{}
-		return s
-	}
 	snap, err := client.Snapshot(ctx, plan.reports...)
 	s.Snapshot = snap
 	if err != nil {
