@@ -21,10 +21,10 @@ const modulePath = "github.com/second-hand/chrony_exporter"
 // versionPkg holds the version variables, as in the Makefile's LDFLAGS.
 const versionPkg = "github.com/prometheus/common/version"
 
-// ModuleRoot returns the directory of the module's go.mod, found from the
+// moduleRoot returns the directory of the module's go.mod, found from the
 // working directory up: tests run in their package's directory, make in
 // the root.
-func ModuleRoot() (string, error) {
+func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -46,7 +46,7 @@ func ModuleRoot() (string, error) {
 // VERSION's with "-test", so that a test can tell it ran the binary it
 // meant to.
 func ExporterVersion() (string, error) {
-	root, err := ModuleRoot()
+	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -61,7 +61,7 @@ func ExporterVersion() (string, error) {
 // but with ExporterVersion, with the race detector when race is set, and
 // with further ldflags (-X …) when given.
 func BuildExporter(path string, race bool, ldflags ...string) error {
-	root, err := ModuleRoot()
+	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
